@@ -16,10 +16,10 @@ namespace ringwatch {
 enum class FieldKind {
   kScalar,      // An integer (or pointer) of `size` bytes at `offset`.
   kFixedArray,  // `array_length` elements of `element_size` at `offset`.
-  kDataLoc,     // __data_loc: u32 at `offset` = (length << 16) | payload offset.
-  kRelLoc,      // __rel_loc: like kDataLoc, offset relative to the end of
-                // the u32 itself.
-  kFlexArray,   // `T x[]` with size 0: bytes from `offset` to the record end.
+  kDataLoc,    // __data_loc: u32 at `offset` = (length << 16) | payload offset.
+  kRelLoc,     // __rel_loc: like kDataLoc, offset relative to the end of
+               // the u32 itself.
+  kFlexArray,  // `T x[]` with size 0: bytes from `offset` to the record end.
 };
 
 struct FieldFormat {
@@ -39,8 +39,8 @@ struct FieldFormat {
 
 struct EventFormat {
   uint32_t id = 0;
-  std::string system;  // "sched".
-  std::string name;    // "sched_switch".
+  std::string system;               // "sched".
+  std::string name;                 // "sched_switch".
   std::vector<FieldFormat> fields;  // Common fields first, in file order.
   std::string print_fmt;
 
@@ -54,6 +54,15 @@ struct EventFormat {
 // file itself does not name it). Errors name the line and the reason.
 absl::StatusOr<EventFormat> ParseEventFormat(absl::string_view system,
                                              absl::string_view text);
+
+// Parses one `field:TYPE NAME;\toffset:N;\tsize:N;\tsigned:N;` line (leading
+// whitespace allowed; `signed:` optional as on old kernels). Shared with the
+// header_page parser. Errors give the reason without a line number.
+absl::StatusOr<FieldFormat> ParseFieldLine(absl::string_view line);
+
+// Size in bytes of a C type tracefs formats use ("unsigned long", "pid_t",
+// "u32", pointers), assuming an LP64 kernel; 0 when the type is unknown.
+uint32_t KnownTypeSize(absl::string_view type);
 
 }  // namespace ringwatch
 
