@@ -44,6 +44,7 @@ absl::string_view BareName(absl::string_view full) {
 std::vector<std::string> ClosestMatches(
     absl::string_view query, const std::vector<std::string>& candidates,
     size_t max) {
+  if (query.empty() || query.size() > kMaxCompareLength) return {};
   const bool query_has_system = absl::StrContains(query, '/');
   // A typo changes a few characters; allow about one in three.
   const size_t limit = std::max<size_t>(2, query.size() / 3);
