@@ -1,0 +1,87 @@
+#include "daemon/reader/read_ring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/ring/subbuf_decoder.h"
+#include "daemon/util/file_util.h"
+
+namespace ringwatch {
+namespace {
+constexpr int kMaxReadsPerCall = 1024;
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReadRing>> ReadRing::Create(
+    const std::string& path, uint32_t cpu, const HeaderPageFormat& format,
+    uint32_t subbuf_size) {
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return PathError(errno, "open", path);
+  return FromFd(std::move(fd), path, cpu, format, subbuf_size);
+}
+
+absl::StatusOr<std::unique_ptr<ReadRing>> ReadRing::FromFd(
+    ScopedFd fd, const std::string& path, uint32_t cpu,
+    const HeaderPageFormat& format, uint32_t subbuf_size) {
+  if (subbuf_size <= format.data_offset || subbuf_size > (1u << 24)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sub-buffer size ", subbuf_size, " for ", path,
+                     " is not above the header (", format.data_offset,
+                     " bytes) or is over 16 MiB"));
+  }
+  // The kernel hands out whole sub-buffers: a smaller buffer would get the
+  // rest of one on the next read(), which we could not decode on its own.
+  const size_t alignment = static_cast<size_t>(::getpagesize());
+  const size_t size = (subbuf_size + alignment - 1) / alignment * alignment;
+  void* memory = std::aligned_alloc(alignment, size);
+  if (memory == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("allocating a ", size, "-byte read buffer for ", path));
+  }
+  std::unique_ptr<uint8_t, FreeDeleter> buffer(static_cast<uint8_t*>(memory));
+  return std::unique_ptr<ReadRing>(new ReadRing(
+      std::move(fd), path, cpu, format, subbuf_size, std::move(buffer)));
+}
+
+ReadRing::ReadRing(ScopedFd fd, std::string path, uint32_t cpu,
+                   const HeaderPageFormat& format, uint32_t subbuf_size,
+                   std::unique_ptr<uint8_t, FreeDeleter> buffer)
+    : CpuRing(cpu),
+      fd_(std::move(fd)),
+      path_(std::move(path)),
+      format_(format),
+      subbuf_size_(subbuf_size),
+      buffer_(std::move(buffer)) {}
+
+absl::StatusOr<bool> ReadRing::ReadAvailable(RecordSink* sink) {
+  bool progressed = false;
+  // Bounded, so that a writer as fast as we are cannot hold this thread (and
+  // its other rings) forever; poll() reports what is left.
+  for (int reads = 0; reads < kMaxReadsPerCall; ++reads) {
+    ++syscalls_;
+    ssize_t n = ::read(fd_.get(), buffer_.get(), subbuf_size_);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;  // Empty: the writer has nothing new.
+      Publish();
+      return PathError(errno, "read", path_);
+    }
+    if (n == 0) break;
+    progressed = true;
+    const uint64_t errors_before = decode_.decode_errors;
+    absl::Status status =
+        DecodeSubbuf(cpu_, absl::MakeConstSpan(buffer_.get(), size_t(n)),
+                     format_, sink, &decode_);
+    // Whatever the decoder's own accounting, a bad sub-buffer counts once.
+    if (!status.ok() && decode_.decode_errors == errors_before) {
+      ++decode_.decode_errors;
+    }
+    Publish();
+  }
+  return progressed;
+}
+
+}  // namespace ringwatch

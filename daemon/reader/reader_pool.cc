@@ -1,0 +1,229 @@
+#include "daemon/reader/reader_pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace ringwatch {
+namespace {
+
+// How many times Drain reads one ring while it keeps returning records. Each
+// read takes up to a lap of the ring, so this only bounds a writer that
+// never pauses.
+constexpr int kMaxDrainRounds = 64;
+
+int PollTimeoutMs(absl::Duration tick) {
+  if (tick == absl::InfiniteDuration()) return -1;
+  int64_t ms =
+      absl::ToInt64Milliseconds(absl::Ceil(tick, absl::Milliseconds(1)));
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, 1 << 30));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReaderPool>> ReaderPool::Create(
+    std::vector<std::unique_ptr<CpuRing>> rings, std::vector<RecordSink*> sinks,
+    const ReaderPoolOptions& options) {
+  if (rings.empty()) {
+    return absl::InvalidArgumentError("reader pool: no rings to read");
+  }
+  if (sinks.size() != rings.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reader pool: ", rings.size(), " rings but ", sinks.size(), " sinks"));
+  }
+  for (size_t i = 0; i < rings.size(); ++i) {
+    if (rings[i] == nullptr || sinks[i] == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("reader pool: ring or sink ", i, " is null"));
+    }
+  }
+  if (options.threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reader pool: negative thread count ", options.threads));
+  }
+  if (options.tick < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reader pool: negative tick ", absl::FormatDuration(options.tick)));
+  }
+  ScopedFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_fd.valid()) {
+    return absl::ErrnoToStatus(errno, "reader pool: eventfd");
+  }
+  return std::unique_ptr<ReaderPool>(new ReaderPool(
+      std::move(rings), std::move(sinks), options, std::move(stop_fd)));
+}
+
+ReaderPool::ReaderPool(std::vector<std::unique_ptr<CpuRing>> rings,
+                       std::vector<RecordSink*> sinks,
+                       const ReaderPoolOptions& options, ScopedFd stop_fd)
+    : rings_(std::move(rings)),
+      sinks_(std::move(sinks)),
+      options_(options),
+      stop_fd_(std::move(stop_fd)) {
+  size_t threads = options_.threads == 0
+                       ? rings_.size()
+                       : std::min<size_t>(options_.threads, rings_.size());
+  groups_.resize(threads);
+  for (size_t i = 0; i < rings_.size(); ++i) {
+    groups_[i % threads].rings.push_back(i);
+  }
+}
+
+ReaderPool::~ReaderPool() {
+  if (running_) Stop(/*flush=*/false).IgnoreError();
+}
+
+void ReaderPool::RecordError(const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (first_error_.ok()) first_error_ = status;
+}
+
+bool ReaderPool::DrainRing(size_t ring) {
+  for (int round = 0; round < kMaxDrainRounds; ++round) {
+    absl::StatusOr<bool> more = rings_[ring]->ReadAvailable(sinks_[ring]);
+    if (!more.ok()) {
+      RecordError(more.status());
+      return false;
+    }
+    if (!*more) break;
+  }
+  return true;
+}
+
+absl::Status ReaderPool::Start() {
+  if (running_) return absl::FailedPreconditionError("reader pool: running");
+  {
+    absl::MutexLock lock(&mu_);
+    first_error_ = absl::OkStatus();
+  }
+  running_ = true;
+  threads_.reserve(groups_.size());
+  for (const Group& group : groups_) {
+    threads_.emplace_back([this, &group] { RunGroup(group); });
+  }
+  return absl::OkStatus();
+}
+
+void ReaderPool::RunGroup(const Group& group) {
+  // fds[0] is the stop eventfd, fds[1 + k] the k-th ring of the group.
+  std::vector<pollfd> fds(1 + group.rings.size());
+  fds[0] = {stop_fd_.get(), POLLIN, 0};
+  for (size_t k = 0; k < group.rings.size(); ++k) {
+    fds[1 + k] = {rings_[group.rings[k]]->fd(), POLLIN, 0};
+  }
+  size_t live = group.rings.size();
+  const int timeout_ms = PollTimeoutMs(options_.tick);
+  // Records already waiting wake nobody (the kernel wakes on new writes), so
+  // read everything once before the first wait.
+  bool read_all = true;
+  while (live > 0) {
+    for (size_t k = 0; k < group.rings.size(); ++k) {
+      pollfd& p = fds[1 + k];
+      if (p.fd < 0) continue;
+      if (!read_all && (p.revents & (POLLIN | POLLERR | POLLHUP)) == 0) {
+        continue;
+      }
+      absl::StatusOr<bool> r =
+          rings_[group.rings[k]]->ReadAvailable(sinks_[group.rings[k]]);
+      if (!r.ok()) {
+        RecordError(r.status());
+        p.fd = -1;  // poll() ignores negative descriptors.
+        --live;
+      } else if ((p.revents & (POLLERR | POLLNVAL)) != 0 && !*r) {
+        RecordError(absl::InternalError(
+            absl::StrCat("poll reported an error on cpu ",
+                         rings_[group.rings[k]]->cpu(), "'s ring")));
+        p.fd = -1;
+        --live;
+      }
+    }
+    for (pollfd& p : fds) p.revents = 0;
+    int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      RecordError(absl::ErrnoToStatus(errno, "reader pool: poll"));
+      break;
+    }
+    if (fds[0].revents != 0) break;  // Stop().
+    read_all = (n == 0);             // The tick: read every ring.
+  }
+  if (flush_on_stop_.load(std::memory_order_acquire)) {
+    for (size_t k = 0; k < group.rings.size(); ++k) {
+      if (fds[1 + k].fd >= 0) DrainRing(group.rings[k]);
+    }
+  }
+}
+
+absl::Status ReaderPool::Stop(bool flush) {
+  if (!running_) return absl::FailedPreconditionError("reader pool: stopped");
+  flush_on_stop_.store(flush, std::memory_order_release);
+  uint64_t one = 1;
+  if (::write(stop_fd_.get(), &one, sizeof(one)) != sizeof(one)) {
+    // Cannot happen with a fresh counter; without the wake-up the threads
+    // would never return, so say so loudly instead of hanging silently.
+    std::fprintf(stderr, "ringwatch: reader pool: eventfd write failed\n");
+  }
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  running_ = false;
+  uint64_t value;
+  while (::read(stop_fd_.get(), &value, sizeof(value)) < 0 && errno == EINTR) {
+  }
+  absl::MutexLock lock(&mu_);
+  return first_error_;
+}
+
+absl::Status ReaderPool::Drain() {
+  if (running_) return absl::FailedPreconditionError("reader pool: running");
+  {
+    absl::MutexLock lock(&mu_);
+    first_error_ = absl::OkStatus();
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(groups_.size());
+  for (const Group& group : groups_) {
+    threads.emplace_back([this, &group] {
+      for (size_t ring : group.rings) DrainRing(ring);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  absl::MutexLock lock(&mu_);
+  return first_error_;
+}
+
+std::vector<RingCounters> ReaderPool::Counters() const {
+  std::vector<RingCounters> out;
+  out.reserve(rings_.size());
+  for (const auto& ring : rings_) out.push_back(ring->counters());
+  return out;
+}
+
+RingCounters ReaderPool::Total() const {
+  RingCounters total;
+  total.mapped = true;
+  for (const auto& ring : rings_) {
+    RingCounters c = ring->counters();
+    total.mapped = total.mapped && c.mapped;
+    total.events += c.events;
+    total.bytes += c.bytes;
+    total.subbufs += c.subbufs;
+    total.padding += c.padding;
+    total.lost += c.lost;
+    total.lost_unknown += c.lost_unknown;
+    total.decode_errors += c.decode_errors;
+    total.overrun += c.overrun;
+    total.syscalls += c.syscalls;
+    total.kernel_entries += c.kernel_entries;
+    total.kernel_overrun += c.kernel_overrun;
+    total.kernel_read += c.kernel_read;
+  }
+  return total;
+}
+
+}  // namespace ringwatch
