@@ -151,9 +151,10 @@ void EventPrinter::AppendJson(const RecordView& record,
 
 void EventPrinter::AppendText(const RecordView& record,
                               const EventFormat* event, std::string* out) {
-  absl::StrAppend(out, absl::StrFormat("[%03u] %" PRIu64 ".%06" PRIu64 ": ",
-                                       record.cpu, record.timestamp / 1000000000,
-                                       (record.timestamp / 1000) % 1000000));
+  absl::StrAppend(
+      out, absl::StrFormat("[%03u] %" PRIu64 ".%06" PRIu64 ": ", record.cpu,
+                           record.timestamp / 1000000000,
+                           (record.timestamp / 1000) % 1000000));
   if (event == nullptr) {
     absl::StrAppend(out, "unknown event id ", record.event_id(), " (",
                     record.payload.size(), " bytes)\n");

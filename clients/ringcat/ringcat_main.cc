@@ -1,0 +1,425 @@
+// ringcat: decodes ftrace ring buffers (live, through the mmap interface) or
+// a trace-cmd trace.dat file, and prints every event with every field.
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/ringcat/event_printer.h"
+#include "daemon/reader/cpu_ring.h"
+#include "daemon/reader/reader_pool.h"
+#include "daemon/tracedat/trace_dat_file.h"
+#include "daemon/tracefs/instance.h"
+#include "daemon/tracefs/tracefs.h"
+
+ABSL_FLAG(std::string, instance, "",
+          "tracefs instance to read; created (and removed on exit) when it "
+          "does not exist. Without it ringcat uses an instance of its own.");
+ABSL_FLAG(std::vector<std::string>, events, {},
+          "events to enable, as SYSTEM/EVENT,... (default for an instance of "
+          "ringcat's own: sched/sched_switch,sched/sched_waking; ftrace/print "
+          "is always recorded from the instance's trace_marker)");
+ABSL_FLAG(double, duration, 0,
+          "seconds to read live rings; 0 reads until Ctrl-C");
+ABSL_FLAG(bool, drain, false,
+          "read what the rings hold now and exit once every CPU is empty");
+ABSL_FLAG(std::string, input, "", "decode this trace.dat file instead");
+ABSL_FLAG(std::string, format, "jsonl", "output format: jsonl or text");
+ABSL_FLAG(uint32_t, buffer_size_kb, 0,
+          "per-CPU buffer size for an instance ringcat creates (0: kernel "
+          "default)");
+ABSL_FLAG(std::string, ring_mode, "auto",
+          "how to read rings: auto (mmap, falling back to read()), mmap, read");
+ABSL_FLAG(int, threads, 0, "reader threads (0: one per CPU)");
+
+namespace ringwatch {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// Writes all of `text` to stdout; false once stdout is closed (EPIPE).
+bool WriteStdout(absl::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Formats the records of one CPU on its reader thread into a buffer that the
+// main thread flushes to stdout, so output is written in large blocks and the
+// readers never wait on the terminal.
+class PrintingSink : public RecordSink {
+ public:
+  PrintingSink(const EventCatalog* catalog, OutputFormat format)
+      : printer_(catalog, format) {}
+
+  void OnRecord(const RecordView& record) override {
+    absl::MutexLock lock(&mu_);
+    printer_.Append(record, &pending_);
+  }
+  void OnLoss(const LossReport& loss) override {
+    absl::MutexLock lock(&mu_);
+    ++loss_reports_;
+    if (loss.unknown) {
+      absl::StrAppend(&lost_note_, "cpu ", loss.cpu,
+                      ": the kernel dropped events (count not stored)\n");
+    } else {
+      absl::StrAppend(&lost_note_, "cpu ", loss.cpu, ": ", loss.count,
+                      " events lost before ts ", loss.timestamp, "\n");
+    }
+  }
+
+  // Moves what is pending to `out`; loss notes go to stderr at once.
+  void TakePending(std::string* out) {
+    std::string note;
+    {
+      absl::MutexLock lock(&mu_);
+      out->swap(pending_);
+      pending_.clear();
+      note.swap(lost_note_);
+    }
+    if (!note.empty()) std::fputs(note.c_str(), stderr);
+  }
+
+  uint64_t unknown_events() {
+    absl::MutexLock lock(&mu_);
+    return printer_.unknown_events();
+  }
+  uint64_t bad_fields() {
+    absl::MutexLock lock(&mu_);
+    return printer_.bad_fields();
+  }
+
+ private:
+  absl::Mutex mu_;
+  EventPrinter printer_ ABSL_GUARDED_BY(mu_);
+  std::string pending_ ABSL_GUARDED_BY(mu_);
+  std::string lost_note_ ABSL_GUARDED_BY(mu_);
+  uint64_t loss_reports_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Per-CPU tallies for records decoded from a trace.dat file.
+class CountingPrintingSink : public RecordSink {
+ public:
+  CountingPrintingSink(const EventCatalog* catalog, OutputFormat format)
+      : printer_(catalog, format) {}
+  void OnRecord(const RecordView& record) override {
+    printer_.Append(record, &pending_);
+    if (record.cpu >= per_cpu_events_.size()) {
+      per_cpu_events_.resize(record.cpu + 1);
+    }
+    ++per_cpu_events_[record.cpu];
+    if (pending_.size() > (1 << 16)) Flush();
+  }
+  void OnLoss(const LossReport& loss) override {
+    std::fprintf(
+        stderr, "cpu %u: %s events lost\n", loss.cpu,
+        loss.unknown ? "unknown number of" : absl::StrCat(loss.count).c_str());
+  }
+  bool Flush() {
+    bool ok = stdout_open_ && WriteStdout(pending_);
+    stdout_open_ = ok;
+    pending_.clear();
+    return ok;
+  }
+  const std::vector<uint64_t>& per_cpu_events() const {
+    return per_cpu_events_;
+  }
+  const EventPrinter& printer() const { return printer_; }
+
+ private:
+  EventPrinter printer_;
+  std::string pending_;
+  std::vector<uint64_t> per_cpu_events_;
+  bool stdout_open_ = true;
+};
+
+absl::StatusOr<OutputFormat> ParseFormat(absl::string_view name) {
+  if (name == "jsonl" || name == "json") return OutputFormat::kJsonLines;
+  if (name == "text") return OutputFormat::kText;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format '", name, "': expected jsonl or text"));
+}
+
+absl::StatusOr<RingMode> ParseRingMode(absl::string_view name) {
+  if (name == "auto") return RingMode::kAuto;
+  if (name == "mmap") return RingMode::kMmap;
+  if (name == "read") return RingMode::kRead;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--ring_mode '", name, "': expected auto, mmap or read"));
+}
+
+int DecodeTraceDat(const std::string& path, OutputFormat format) {
+  auto file = TraceDatFile::Open(path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "ringcat: %s\n", file.status().ToString().c_str());
+    return kExitError;
+  }
+  CountingPrintingSink sink(&(*file)->catalog(), format);
+  DecodeCounters totals;
+  absl::Status status = (*file)->ReadAll(&sink, &totals);
+  sink.Flush();
+  std::fprintf(stderr,
+               "ringcat: %s: trace.dat v%d (%s), %zu events, %llu lost, "
+               "%llu lost (count unknown), %llu sub-buffers, %llu decode "
+               "errors\n",
+               path.c_str(), (*file)->version(), (*file)->compression().c_str(),
+               static_cast<size_t>(totals.events),
+               static_cast<unsigned long long>(totals.lost_events),
+               static_cast<unsigned long long>(totals.lost_unknown),
+               static_cast<unsigned long long>(totals.subbufs),
+               static_cast<unsigned long long>(totals.decode_errors));
+  const auto& per_cpu = sink.per_cpu_events();
+  for (size_t cpu = 0; cpu < per_cpu.size(); ++cpu) {
+    std::fprintf(stderr, "  cpu %zu: %llu events\n", cpu,
+                 static_cast<unsigned long long>(per_cpu[cpu]));
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "ringcat: %s\n", status.ToString().c_str());
+    return kExitError;
+  }
+  return kExitOk;
+}
+
+void PrintSummary(const std::vector<RingCounters>& counters,
+                  std::vector<std::unique_ptr<PrintingSink>>& sinks) {
+  std::fprintf(stderr, "%-5s %12s %10s %10s %10s %10s %8s %s\n", "cpu",
+               "events", "lost", "lost?", "overrun", "subbufs", "errors",
+               "via");
+  uint64_t unknown = 0, bad = 0;
+  for (size_t i = 0; i < counters.size(); ++i) {
+    const RingCounters& c = counters[i];
+    std::fprintf(stderr, "%-5u %12llu %10llu %10llu %10llu %10llu %8llu %s\n",
+                 c.cpu, static_cast<unsigned long long>(c.events),
+                 static_cast<unsigned long long>(c.lost),
+                 static_cast<unsigned long long>(c.lost_unknown),
+                 static_cast<unsigned long long>(c.overrun),
+                 static_cast<unsigned long long>(c.subbufs),
+                 static_cast<unsigned long long>(c.decode_errors),
+                 c.mapped ? "mmap" : "read()");
+    unknown += sinks[i]->unknown_events();
+    bad += sinks[i]->bad_fields();
+  }
+  if (unknown || bad) {
+    std::fprintf(stderr,
+                 "ringcat: %llu events of unknown id, %llu fields that did "
+                 "not fit their record\n",
+                 static_cast<unsigned long long>(unknown),
+                 static_cast<unsigned long long>(bad));
+  }
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "ringcat: %s\n", status.ToString().c_str());
+  return kExitError;
+}
+
+int ReadLive(OutputFormat format, RingMode ring_mode) {
+  const std::string instance_name = absl::GetFlag(FLAGS_instance);
+  std::vector<std::string> events = absl::GetFlag(FLAGS_events);
+  const bool drain = absl::GetFlag(FLAGS_drain);
+  const double duration = absl::GetFlag(FLAGS_duration);
+
+  auto root = FindOrMountTracefs();
+  if (!root.ok()) return Fail(root.status());
+
+  // Our own instance unless told otherwise; an existing instance named by
+  // the user is opened without owning it, so it outlives ringcat.
+  std::unique_ptr<Instance> instance;
+  if (instance_name.empty()) {
+    auto created = Instance::Create(*root, absl::StrCat("ringcat_", ::getpid()),
+                                    /*reuse_existing=*/false);
+    if (!created.ok()) return Fail(created.status());
+    instance = std::move(*created);
+  } else {
+    auto created =
+        Instance::Create(*root, instance_name, /*reuse_existing=*/true);
+    if (!created.ok()) return Fail(created.status());
+    instance = std::move(*created);
+  }
+  // Changing nothing of an existing instance's setup is a promise: only an
+  // instance ringcat created, or explicit --events, touch its settings.
+  const bool configure = instance->owned() || !events.empty();
+  if (instance->owned() && events.empty()) {
+    events = {"sched/sched_switch", "sched/sched_waking"};
+  }
+  if (configure) {
+    if (instance->owned() && absl::GetFlag(FLAGS_buffer_size_kb) > 0) {
+      absl::Status status =
+          instance->SetBufferSizeKb(absl::GetFlag(FLAGS_buffer_size_kb));
+      if (!status.ok()) return Fail(status);
+    }
+    for (const std::string& event : events) {
+      absl::Status status = instance->EnableEvent(event);
+      if (!status.ok()) return Fail(status);
+    }
+    // Our own syscalls must not feed the rings we read (FACTS.md).
+    absl::Status status = instance->SetEventNotracePid({::getpid()});
+    if (!status.ok()) return Fail(status);
+    status = instance->SetTracingOn(true);
+    if (!status.ok()) return Fail(status);
+  }
+
+  auto catalog = instance->LoadCatalog();
+  if (!catalog.ok()) return Fail(catalog.status());
+  auto cpus = OnlineCpus();
+  if (!cpus.ok()) return Fail(cpus.status());
+  RingOptions ring_options;
+  ring_options.mode = ring_mode;
+  auto rings = OpenCpuRings(instance->path(), *cpus, catalog->header_page(),
+                            ring_options);
+  if (!rings.ok()) return Fail(rings.status());
+
+  std::vector<std::unique_ptr<PrintingSink>> sinks;
+  std::vector<RecordSink*> sink_pointers;
+  for (size_t i = 0; i < rings->size(); ++i) {
+    sinks.push_back(std::make_unique<PrintingSink>(&*catalog, format));
+    sink_pointers.push_back(sinks.back().get());
+  }
+  ReaderPoolOptions pool_options;
+  pool_options.threads = absl::GetFlag(FLAGS_threads);
+  // A quiet CPU's last events would otherwise wait for buffer_percent.
+  pool_options.tick = absl::Milliseconds(200);
+  auto pool =
+      ReaderPool::Create(std::move(*rings), sink_pointers, pool_options);
+  if (!pool.ok()) return Fail(pool.status());
+
+  bool stdout_open = true;
+  std::string block;
+  auto flush = [&]() {
+    for (auto& sink : sinks) {
+      sink->TakePending(&block);
+      if (stdout_open && !WriteStdout(block)) stdout_open = false;
+    }
+  };
+
+  absl::Status status;
+  if (drain) {
+    status = (*pool)->Drain();
+    flush();
+  } else {
+    // Signals are taken synchronously by this thread (blocked everywhere
+    // else, as the reader threads inherit the mask).
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    status = (*pool)->Start();
+    const absl::Time deadline = duration > 0
+                                    ? absl::Now() + absl::Seconds(duration)
+                                    : absl::InfiniteFuture();
+    while (status.ok() && stdout_open) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) break;
+      timespec wait = absl::ToTimespec(std::min(left, absl::Milliseconds(100)));
+      int signal = ::sigtimedwait(&signals, nullptr, &wait);
+      flush();
+      if (signal > 0) {
+        std::fprintf(stderr, "ringcat: %s, stopping\n", ::strsignal(signal));
+        break;
+      }
+    }
+    // Stop recording first so the flush below reaches a fixed end.
+    if (configure) instance->SetTracingOn(false).IgnoreError();
+    absl::Status stop = (*pool)->Stop(/*flush=*/true);
+    if (status.ok()) status = stop;
+    flush();
+  }
+  PrintSummary((*pool)->Counters(), sinks);
+  pool->reset();  // Closes the rings, so the instance can be removed.
+  if (instance->owned()) {
+    absl::Status removed = instance->Remove();
+    if (!removed.ok()) {
+      std::fprintf(stderr, "ringcat: %s\n", removed.ToString().c_str());
+    }
+  }
+  if (!status.ok()) return Fail(status);
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "decodes ftrace ring buffers in place and prints every event.\n"
+      "  ringcat [--instance NAME] [--events SYSTEM/EVENT,...] "
+      "[--duration SECONDS | --drain] [--input trace.dat] "
+      "[--format jsonl|text]");
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "ringcat: unexpected argument '%s' (see --help)\n",
+                 positional[1]);
+    return kExitUsage;
+  }
+  auto format = ParseFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) {
+    std::fprintf(stderr, "ringcat: %s\n",
+                 std::string(format.status().message()).c_str());
+    return kExitUsage;
+  }
+  auto ring_mode = ParseRingMode(absl::GetFlag(FLAGS_ring_mode));
+  if (!ring_mode.ok()) {
+    std::fprintf(stderr, "ringcat: %s\n",
+                 std::string(ring_mode.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (absl::GetFlag(FLAGS_drain) && absl::GetFlag(FLAGS_duration) > 0) {
+    std::fprintf(stderr,
+                 "ringcat: --drain and --duration exclude each other\n");
+    return kExitUsage;
+  }
+  if (absl::GetFlag(FLAGS_duration) < 0) {
+    std::fprintf(stderr, "ringcat: --duration must be >= 0\n");
+    return kExitUsage;
+  }
+  // A closed pipe (ringcat | head) is seen as EPIPE, not a fatal signal.
+  ::signal(SIGPIPE, SIG_IGN);
+  const std::string input = absl::GetFlag(FLAGS_input);
+  if (!input.empty()) {
+    if (!absl::GetFlag(FLAGS_instance).empty() ||
+        !absl::GetFlag(FLAGS_events).empty()) {
+      std::fprintf(stderr,
+                   "ringcat: --input reads a file; --instance and --events "
+                   "apply to live rings only\n");
+      return kExitUsage;
+    }
+    return DecodeTraceDat(input, *format);
+  }
+  // Block the stop signals before any thread starts, so only sigtimedwait
+  // in ReadLive receives them and the instance is always removed.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return ReadLive(*format, *ring_mode);
+}
+
+}  // namespace
+}  // namespace ringwatch
+
+int main(int argc, char** argv) { return ringwatch::Main(argc, argv); }
