@@ -21,8 +21,6 @@
 namespace ringwatch {
 namespace {
 
-constexpr char kProcMounts[] = "/proc/mounts";
-constexpr char kProcFilesystems[] = "/proc/filesystems";
 constexpr char kCpuOnline[] = "/sys/devices/system/cpu/online";
 constexpr int kCapSysAdmin = 21;  // linux/capability.h
 // Bounds a CPU list against hostile or corrupt text.
@@ -132,7 +130,12 @@ bool HasCapSysAdmin() {
 }
 
 absl::StatusOr<std::string> FindOrMountTracefs() {
-  absl::StatusOr<std::string> mounts = ReadFileToString(kProcMounts);
+  return FindOrMountTracefsAt(TracefsLocations());
+}
+
+absl::StatusOr<std::string> FindOrMountTracefsAt(
+    const TracefsLocations& where) {
+  absl::StatusOr<std::string> mounts = ReadFileToString(where.proc_mounts);
   std::vector<std::string> mount_points;
   if (mounts.ok()) mount_points = TracefsMountPoints(*mounts);
   auto mounted = [&](const std::string& dir) {
@@ -140,18 +143,18 @@ absl::StatusOr<std::string> FindOrMountTracefs() {
            mount_points.end();
   };
 
-  const std::string standard = kTracefsMountPoint;
+  const std::string& standard = where.mount_point;
   if ((mounted(standard) || !mounts.ok()) && LooksLikeTracefs(standard)) {
     return standard;
   }
   // Under debugfs, looking at the directory automounts tracefs.
-  if (LooksLikeTracefs(kDebugfsTracingDir))
-    return std::string(kDebugfsTracingDir);
+  if (LooksLikeTracefs(where.debugfs_dir)) return where.debugfs_dir;
   for (const std::string& dir : mount_points) {
     if (LooksLikeTracefs(dir)) return dir;
   }
 
-  absl::StatusOr<std::string> filesystems = ReadFileToString(kProcFilesystems);
+  absl::StatusOr<std::string> filesystems =
+      ReadFileToString(where.proc_filesystems);
   if (filesystems.ok() && !FilesystemListed(*filesystems, "tracefs")) {
     return absl::UnimplementedError(
         "this kernel has no tracefs (not in /proc/filesystems): it was built "

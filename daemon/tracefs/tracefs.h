@@ -21,6 +21,15 @@ inline constexpr char kDebugfsTracingDir[] = "/sys/kernel/debug/tracing";
 // needs root or CAP_SYS_ADMIN, Unimplemented when the kernel has no tracefs.
 absl::StatusOr<std::string> FindOrMountTracefs();
 
+// Where FindOrMountTracefs looks; tests point it at fake files.
+struct TracefsLocations {
+  std::string proc_mounts = "/proc/mounts";
+  std::string proc_filesystems = "/proc/filesystems";
+  std::string mount_point = kTracefsMountPoint;
+  std::string debugfs_dir = kDebugfsTracingDir;
+};
+absl::StatusOr<std::string> FindOrMountTracefsAt(const TracefsLocations& where);
+
 // The CPUs in /sys/devices/system/cpu/online, ascending.
 absl::StatusOr<std::vector<int>> OnlineCpus();
 
