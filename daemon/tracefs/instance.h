@@ -19,7 +19,8 @@
 namespace ringwatch {
 
 // Move-only handle on one instance directory. When it created the directory
-// it owns it and removes it on destruction (unless Release()d).
+// it owns it and removes it on destruction (unless Release()d). Not
+// thread-safe (EventNames() fills a cache): use it from one thread.
 class Instance {
  public:
   // Creates instances/<name> under `tracefs_root`. When it already exists:
