@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,16 +102,35 @@ absl::Status ReaderPool::Start() {
   {
     absl::MutexLock lock(&mu_);
     first_error_ = absl::OkStatus();
+    thread_ids_.assign(groups_.size(), 0);
+    threads_started_ = 0;
   }
   running_ = true;
   threads_.reserve(groups_.size());
-  for (const Group& group : groups_) {
-    threads_.emplace_back([this, &group] { RunGroup(group); });
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    threads_.emplace_back([this, i] { RunGroup(i); });
   }
+  // Return once every thread is known by its id (ThreadIds()).
+  absl::MutexLock lock(&mu_);
+  auto all_started = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return threads_started_ == groups_.size();
+  };
+  mu_.Await(absl::Condition(&all_started));
   return absl::OkStatus();
 }
 
-void ReaderPool::RunGroup(const Group& group) {
+std::vector<pid_t> ReaderPool::ThreadIds() const {
+  absl::MutexLock lock(&mu_);
+  return thread_ids_;
+}
+
+void ReaderPool::RunGroup(size_t index) {
+  const Group& group = groups_[index];
+  {
+    absl::MutexLock lock(&mu_);
+    thread_ids_[index] = static_cast<pid_t>(::syscall(SYS_gettid));
+    ++threads_started_;
+  }
   // fds[0] is the stop eventfd, fds[1 + k] the k-th ring of the group.
   std::vector<pollfd> fds(1 + group.rings.size());
   fds[0] = {stop_fd_.get(), POLLIN, 0};
@@ -135,7 +155,8 @@ void ReaderPool::RunGroup(const Group& group) {
         RecordError(r.status());
         p.fd = -1;  // poll() ignores negative descriptors.
         --live;
-      } else if ((p.revents & (POLLERR | POLLNVAL)) != 0 && !*r) {
+      } else if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 && !*r) {
+        // Not readable yet flagged: polling it again would spin.
         RecordError(absl::InternalError(
             absl::StrCat("poll reported an error on cpu ",
                          rings_[group.rings[k]]->cpu(), "'s ring")));
@@ -176,6 +197,7 @@ absl::Status ReaderPool::Stop(bool flush) {
   while (::read(stop_fd_.get(), &value, sizeof(value)) < 0 && errno == EINTR) {
   }
   absl::MutexLock lock(&mu_);
+  thread_ids_.clear();
   return first_error_;
 }
 

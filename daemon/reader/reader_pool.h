@@ -4,6 +4,8 @@
 #ifndef RINGWATCH_DAEMON_READER_READER_POOL_H_
 #define RINGWATCH_DAEMON_READER_READER_POOL_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -61,6 +63,11 @@ class ReaderPool {
   // Sum over the rings.
   RingCounters Total() const;
 
+  // Kernel thread ids of the running reader threads (valid between Start
+  // and Stop), for set_event_notrace_pid: a reader's own syscalls must not
+  // feed the rings it reads.
+  std::vector<pid_t> ThreadIds() const;
+
   size_t num_threads() const { return groups_.size(); }
   size_t num_rings() const { return rings_.size(); }
   bool running() const { return running_; }
@@ -74,7 +81,7 @@ class ReaderPool {
              std::vector<RecordSink*> sinks, const ReaderPoolOptions& options,
              ScopedFd stop_fd);
 
-  void RunGroup(const Group& group);
+  void RunGroup(size_t index);
   // Reads `ring` until it reports nothing more (bounded); false after an error.
   bool DrainRing(size_t ring);
   void RecordError(const absl::Status& status);
@@ -92,6 +99,8 @@ class ReaderPool {
 
   mutable absl::Mutex mu_;
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+  std::vector<pid_t> thread_ids_ ABSL_GUARDED_BY(mu_);  // One per group.
+  size_t threads_started_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ringwatch

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/reader/cpu_ring.h"
@@ -307,6 +309,29 @@ TEST(ReaderPoolTest, CreateRejectsBadArguments) {
     ASSERT_FALSE(pool.ok());
     EXPECT_THAT(pool.status().message(), HasSubstr("no rings"));
   }
+}
+
+TEST(ReaderPoolTest, ThreadIdsNameTheReaderThreads) {
+  Fixture f(3);
+  ReaderPoolOptions options;
+  options.threads = 2;
+  std::unique_ptr<ReaderPool> pool = f.Pool(options);
+  ASSERT_NE(pool, nullptr);
+  EXPECT_TRUE(pool->ThreadIds().empty());
+  ASSERT_TRUE(pool->Start().ok());
+  std::vector<pid_t> tids = pool->ThreadIds();
+  ASSERT_EQ(tids.size(), 2u);
+  const pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
+  for (pid_t tid : tids) {
+    EXPECT_GT(tid, 0);
+    EXPECT_NE(tid, self);
+    // A thread of this process: /proc/self/task/<tid> exists.
+    EXPECT_EQ(::access(absl::StrCat("/proc/self/task/", tid).c_str(), F_OK), 0)
+        << tid;
+  }
+  EXPECT_NE(tids[0], tids[1]);
+  ASSERT_TRUE(pool->Stop().ok());
+  EXPECT_TRUE(pool->ThreadIds().empty());
 }
 
 TEST(ReaderPoolTest, StartTwiceAndStopIdleFail) {
