@@ -22,10 +22,12 @@ class ZstdDecompressor {
   ZstdDecompressor(ZstdDecompressor&&) noexcept;
   ZstdDecompressor& operator=(ZstdDecompressor&&) noexcept;
 
-  // Decompresses `input` (one or more whole frames) into `output`, resized
-  // to `expected_size` (its capacity is reused between calls). Fails,
-  // without allocating, when a frame declares a different size; fails when
-  // the data is corrupt or does not come out at exactly `expected_size`.
+  // Decompresses `input` (one or more whole frames) into `output`, which
+  // ends up exactly `expected_size` bytes (its capacity is reused between
+  // calls). The output grows with what the data produces, so a corrupt
+  // `expected_size` does not cause a large allocation. Fails when a frame
+  // declares a larger size, when the data is corrupt or truncated, or when
+  // it does not come out at exactly `expected_size`; `output` is then empty.
   // Errors give the reason only: callers add where the block is.
   absl::Status Decompress(absl::Span<const uint8_t> input, size_t expected_size,
                           std::vector<uint8_t>* output);

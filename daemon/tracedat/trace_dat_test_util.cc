@@ -1,0 +1,307 @@
+#include "daemon/tracedat/trace_dat_test_util.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <regex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "daemon/event/event_format.h"
+#include "daemon/event/field_access.h"
+#include "daemon/tracedat/trace_cmd_report.h"
+#include "daemon/util/status_macros.h"
+
+namespace ringwatch {
+namespace {
+
+// The name trace-cmd prefixes lines with: the instance's, or none for the
+// top-level buffer.
+std::string BufferPrefix(const TraceDatFile& file) {
+  if (file.buffers().empty()) return "";
+  return file.buffers()[file.default_buffer()].name;
+}
+
+absl::Status Mismatch(size_t index, const ReportLine& line,
+                      absl::string_view what, absl::string_view ours,
+                      absl::string_view theirs) {
+  return absl::InternalError(
+      absl::StrCat("event #", index, " (", line.name, " on cpu ", line.cpu,
+                   " at ", line.timestamp, "): ", what, ": decoded '", ours,
+                   "', report '", theirs, "'"));
+}
+
+// Integer value of a field, or an error naming it.
+absl::StatusOr<int64_t> Integer(const EventFormat& format,
+                                const CapturedRecord& r,
+                                absl::string_view name) {
+  const FieldFormat* field = format.FindField(name);
+  int64_t value = 0;
+  if (field == nullptr || !FieldInteger(r.payload, *field, &value)) {
+    return absl::InternalError(absl::StrCat(format.FullName(), ": no field ",
+                                            name, " in the payload"));
+  }
+  return value;
+}
+
+absl::StatusOr<std::string> String(const EventFormat& format,
+                                   const CapturedRecord& r,
+                                   absl::string_view name) {
+  const FieldFormat* field = format.FindField(name);
+  absl::string_view value;
+  if (field == nullptr || !FieldString(r.payload, *field, &value)) {
+    return absl::InternalError(absl::StrCat(format.FullName(), ": no field ",
+                                            name, " in the payload"));
+  }
+  return std::string(value);
+}
+
+// What trace-cmd prints before "-pid": the saved comm, "<idle>" for pid 0,
+// "<...>" when the file saved none.
+std::string ExpectedComm(const TraceDatFile& file, int32_t pid) {
+  if (pid == 0) return "<idle>";
+  absl::string_view comm = file.Comm(pid);
+  return comm.empty() ? "<...>" : std::string(comm);
+}
+
+// The checks common to both renderings; timestamps to the precision the
+// report printed.
+absl::Status CompareCommon(const TraceDatFile& file, size_t index,
+                           const CapturedRecord& r, const ReportLine& line,
+                           const EventFormat** format_out) {
+  if (r.cpu != line.cpu) {
+    return Mismatch(index, line, "cpu", absl::StrCat(r.cpu),
+                    absl::StrCat(line.cpu));
+  }
+  uint64_t ts = r.timestamp;
+  if (line.fraction_digits == 6) ts = (ts + 500) / 1000 * 1000;
+  if (line.fraction_digits != 6 && line.fraction_digits != 9) {
+    return Mismatch(index, line, "timestamp precision", "6 or 9 digits",
+                    absl::StrCat(line.fraction_digits));
+  }
+  if (ts != line.timestamp) {
+    return Mismatch(index, line, "timestamp", absl::StrCat(ts),
+                    absl::StrCat(line.timestamp));
+  }
+  uint16_t id = 0;
+  if (r.payload.size() >= 2) std::memcpy(&id, r.payload.data(), 2);
+  const EventFormat* format = file.catalog().FindById(id);
+  if (format == nullptr) {
+    return Mismatch(index, line, "event id", absl::StrCat(id, " (unknown)"),
+                    line.name);
+  }
+  if (format->name != line.name) {
+    return Mismatch(index, line, "event name", format->name, line.name);
+  }
+  ASSIGN_OR_RETURN(const int64_t pid, Integer(*format, r, "common_pid"));
+  if (pid != line.pid) {
+    return Mismatch(index, line, "pid", absl::StrCat(pid),
+                    absl::StrCat(line.pid));
+  }
+  const std::string comm = ExpectedComm(file, pid);
+  if (comm != line.comm) return Mismatch(index, line, "comm", comm, line.comm);
+  *format_out = format;
+  return absl::OkStatus();
+}
+
+// Walks report lines and decoded records together: loss lines must sit where
+// the sink saw a loss, event lines pair with records one by one.
+template <typename CompareEvent>
+absl::Status Walk(const CapturingSink& sink,
+                  const std::vector<ReportLine>& lines, CompareEvent compare) {
+  size_t record = 0;
+  size_t loss = 0;
+  for (const ReportLine& line : lines) {
+    if (line.kind == ReportLine::Kind::kLoss) {
+      if (loss >= sink.losses.size()) {
+        return absl::InternalError(absl::StrCat(
+            "report shows a loss on cpu ", line.cpu, " before event #", record,
+            "; decoding reported none there"));
+      }
+      const auto& [position, report] = sink.losses[loss++];
+      if (position != record || report.cpu != line.cpu ||
+          report.unknown == line.lost_known ||
+          (line.lost_known && report.count != line.lost)) {
+        return absl::InternalError(absl::StrCat(
+            "loss #", loss - 1, ": decoded cpu ", report.cpu, " count ",
+            report.count, " before event #", position, "; report cpu ",
+            line.cpu, " count ", line.lost, " before event #", record));
+      }
+      continue;
+    }
+    if (record >= sink.records.size()) {
+      return absl::InternalError(absl::StrCat(
+          "report has more events than the ", sink.records.size(), " decoded"));
+    }
+    RETURN_IF_ERROR(compare(record, sink.records[record], line));
+    ++record;
+  }
+  if (record != sink.records.size()) {
+    return absl::InternalError(absl::StrCat(
+        "decoded ", sink.records.size(), " events, the report shows ", record));
+  }
+  if (loss != sink.losses.size()) {
+    return absl::InternalError(absl::StrCat(
+        "decoded ", sink.losses.size(), " losses, the report shows ", loss));
+  }
+  return absl::OkStatus();
+}
+
+// "0x1f" as hex, else decimal with an optional sign.
+bool ParseReportInteger(absl::string_view text, uint64_t* out) {
+  if (absl::ConsumePrefix(&text, "0x")) {
+    return absl::SimpleHexAtoi(text, out);
+  }
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v)) return false;
+  *out = static_cast<uint64_t>(v);
+  return true;
+}
+
+absl::Status CompareRawField(size_t index, const ReportLine& line,
+                             const FieldFormat& field, const CapturedRecord& r,
+                             absl::string_view text) {
+  absl::Span<const uint8_t> payload = r.payload;
+  if (field.is_string) {
+    absl::string_view value;
+    if (!FieldString(payload, field, &value)) {
+      return Mismatch(index, line, field.name, "(out of bounds)", text);
+    }
+    // trace-cmd cuts a trailing newline (trace_marker text has one).
+    absl::ConsumeSuffix(&value, "\n");
+    if (value != text) return Mismatch(index, line, field.name, value, text);
+    return absl::OkStatus();
+  }
+  if (absl::StartsWith(text, "ARRAY[")) {
+    absl::Span<const uint8_t> bytes;
+    if (!FieldBytes(payload, field, &bytes)) {
+      return Mismatch(index, line, field.name, "(out of bounds)", text);
+    }
+    std::vector<std::string> hex;
+    for (uint8_t b : bytes)
+      hex.push_back(absl::StrCat(absl::Hex(b, absl::kZeroPad2)));
+    const std::string ours =
+        absl::StrCat("ARRAY[", absl::StrJoin(hex, ", "), "]");
+    if (ours != text) return Mismatch(index, line, field.name, ours, text);
+    return absl::OkStatus();
+  }
+  uint64_t theirs = 0;
+  int64_t ours = 0;
+  if (!ParseReportInteger(text, &theirs)) {
+    return Mismatch(index, line, field.name, "(an integer)", text);
+  }
+  if (!FieldInteger(payload, field, &ours)) {
+    return Mismatch(index, line, field.name, "(out of bounds)", text);
+  }
+  // Signed fields may print as unsigned and back: compare the field's bits.
+  const uint64_t mask =
+      field.size >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * field.size)) - 1;
+  if ((static_cast<uint64_t>(ours) & mask) != (theirs & mask)) {
+    return Mismatch(index, line, field.name, absl::StrCat(ours), text);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string TraceDatFixture(absl::string_view name) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  return absl::StrCat(srcdir == nullptr ? "." : srcdir,
+                      "/ringwatch/tests/data/tracedat/", name);
+}
+
+absl::Status CompareWithReport(const TraceDatFile& file,
+                               const CapturingSink& sink,
+                               absl::string_view report) {
+  ASSIGN_OR_RETURN(std::vector<ReportLine> lines,
+                   ParseTraceCmdReport(report, BufferPrefix(file)));
+  // "prev_comm:prev_pid [prev_prio] STATE ==> next_comm:next_pid [next_prio]"
+  static const std::regex kSwitch(
+      R"(^(.*):(-?\d+) \[(\d+)\] \S+ ==> (.*):(-?\d+) \[(\d+)\]$)");
+  // "<ip or symbol>: text"
+  static const std::regex kPrint(R"(^0x([0-9a-f]+): (.*)$)");
+  return Walk(
+      sink, lines,
+      [&](size_t index, const CapturedRecord& r,
+          const ReportLine& line) -> absl::Status {
+        const EventFormat* format = nullptr;
+        RETURN_IF_ERROR(CompareCommon(file, index, r, line, &format));
+        std::smatch m;
+        if (format->FullName() == "sched/sched_switch") {
+          if (!std::regex_match(line.info, m, kSwitch)) {
+            return Mismatch(index, line, "sched_switch text", "", line.info);
+          }
+          const char* strings[] = {"prev_comm", "next_comm"};
+          const int string_groups[] = {1, 4};
+          for (int i = 0; i < 2; ++i) {
+            ASSIGN_OR_RETURN(std::string v, String(*format, r, strings[i]));
+            if (v != m[string_groups[i]].str()) {
+              return Mismatch(index, line, strings[i], v,
+                              m[string_groups[i]].str());
+            }
+          }
+          const char* ints[] = {"prev_pid", "prev_prio", "next_pid",
+                                "next_prio"};
+          const int int_groups[] = {2, 3, 5, 6};
+          for (int i = 0; i < 4; ++i) {
+            ASSIGN_OR_RETURN(int64_t v, Integer(*format, r, ints[i]));
+            if (absl::StrCat(v) != m[int_groups[i]].str()) {
+              return Mismatch(index, line, ints[i], absl::StrCat(v),
+                              m[int_groups[i]].str());
+            }
+          }
+        } else if (format->FullName() == "ftrace/print") {
+          if (!std::regex_match(line.info, m, kPrint)) {
+            return Mismatch(index, line, "print text", "", line.info);
+          }
+          ASSIGN_OR_RETURN(int64_t ip, Integer(*format, r, "ip"));
+          const std::string hex =
+              absl::StrCat(absl::Hex(static_cast<uint64_t>(ip)));
+          if (hex != m[1].str()) {
+            return Mismatch(index, line, "ip", hex, m[1].str());
+          }
+          ASSIGN_OR_RETURN(std::string buf, String(*format, r, "buf"));
+          absl::string_view text = buf;
+          absl::ConsumeSuffix(&text, "\n");
+          if (text != m[2].str()) {
+            return Mismatch(index, line, "buf", text, m[2].str());
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status CompareWithRawReport(const TraceDatFile& file,
+                                  const CapturingSink& sink,
+                                  absl::string_view raw_report) {
+  ASSIGN_OR_RETURN(std::vector<ReportLine> lines,
+                   ParseTraceCmdReport(raw_report, BufferPrefix(file)));
+  return Walk(sink, lines,
+              [&](size_t index, const CapturedRecord& r,
+                  const ReportLine& line) -> absl::Status {
+                if (line.fraction_digits != 9) {
+                  return Mismatch(index, line, "timestamp precision", "9",
+                                  absl::StrCat(line.fraction_digits));
+                }
+                const EventFormat* format = nullptr;
+                RETURN_IF_ERROR(CompareCommon(file, index, r, line, &format));
+                std::vector<std::string> names;
+                std::vector<const FieldFormat*> fields;
+                for (const FieldFormat& f : format->fields) {
+                  if (f.is_common) continue;
+                  names.push_back(f.name);
+                  fields.push_back(&f);
+                }
+                ASSIGN_OR_RETURN(auto values, SplitRawFields(line.info, names));
+                for (size_t i = 0; i < fields.size(); ++i) {
+                  RETURN_IF_ERROR(CompareRawField(index, line, *fields[i], r,
+                                                  values[i].second));
+                }
+                return absl::OkStatus();
+              });
+}
+
+}  // namespace ringwatch

@@ -1,0 +1,64 @@
+// Shared by the trace.dat tests: fixture paths, a sink that keeps copies of
+// what it receives, and the comparison of decoded events with the text of
+// `trace-cmd report` (default and raw renderings) for the same file.
+#ifndef RINGWATCH_DAEMON_TRACEDAT_TRACE_DAT_TEST_UTIL_H_
+#define RINGWATCH_DAEMON_TRACEDAT_TRACE_DAT_TEST_UTIL_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "daemon/ring/record.h"
+#include "daemon/tracedat/trace_dat_file.h"
+
+namespace ringwatch {
+
+// Path of tests/data/tracedat/<name> in the test's runfiles.
+std::string TraceDatFixture(absl::string_view name);
+
+// A decoded record, copied out of the sink callback.
+struct CapturedRecord {
+  uint32_t cpu = 0;
+  uint64_t timestamp = 0;
+  std::vector<uint8_t> payload;
+  bool operator==(const CapturedRecord& o) const {
+    return cpu == o.cpu && timestamp == o.timestamp && payload == o.payload;
+  }
+};
+
+class CapturingSink : public RecordSink {
+ public:
+  void OnRecord(const RecordView& record) override {
+    records.push_back(
+        {record.cpu, record.timestamp,
+         std::vector<uint8_t>(record.payload.begin(), record.payload.end())});
+  }
+  void OnLoss(const LossReport& loss) override {
+    losses.emplace_back(records.size(), loss);
+  }
+  std::vector<CapturedRecord> records;
+  // Each loss with the number of records delivered before it.
+  std::vector<std::pair<size_t, LossReport>> losses;
+};
+
+// Compares `sink` (what ReadAll delivered for `file`) with `report`, the text
+// of `trace-cmd report -i FILE`: same events in the same order, with the same
+// CPU, timestamp (to the microsecond), event name, pid and comm, and for
+// sched_switch and print events the same field values; loss lines in the
+// same places. The error names the first difference.
+absl::Status CompareWithReport(const TraceDatFile& file,
+                               const CapturingSink& sink,
+                               absl::string_view report);
+
+// The same with `trace-cmd report -R -t`: exact nanosecond timestamps and the
+// raw value of every field of every event.
+absl::Status CompareWithRawReport(const TraceDatFile& file,
+                                  const CapturingSink& sink,
+                                  absl::string_view raw_report);
+
+}  // namespace ringwatch
+
+#endif  // RINGWATCH_DAEMON_TRACEDAT_TRACE_DAT_TEST_UTIL_H_
