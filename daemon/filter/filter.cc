@@ -9,9 +9,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "daemon/filter/glob.h"
 #include "daemon/util/status_macros.h"
 
@@ -251,12 +253,44 @@ FilterResult CompiledFilter::Evaluate(const RecordView& record) const {
       if (!ok) return FilterResult::kTruncated;
       absl::string_view constant(strings_.data() + in.text_begin,
                                  in.text_length);
-      result = in.op == CompareOp::kGlob ? GlobMatch(constant, text)
-                                         : text == constant;
+      switch (in.text_match) {
+        case TextMatch::kEqual:
+          result = text == constant;
+          break;
+        case TextMatch::kPrefix:
+          result = absl::StartsWith(text, constant);
+          break;
+        case TextMatch::kSuffix:
+          result = absl::EndsWith(text, constant);
+          break;
+        case TextMatch::kContains:
+          result = absl::StrContains(text, constant);
+          break;
+        default:
+          result = GlobMatch(constant, text);
+          break;
+      }
     }
     pc = result ? in.on_true : in.on_false;
   }
   return pc == kAccept ? FilterResult::kMatch : FilterResult::kNoMatch;
+}
+
+// The cheapest way to match glob `*pattern`, trimming it to its literal part
+// for the forms that do not need GlobMatch().
+CompiledFilter::TextMatch CompiledFilter::ClassifyGlob(
+    absl::string_view* pattern) {
+  absl::string_view p = *pattern;
+  const bool front = absl::ConsumePrefix(&p, "*");
+  const bool back = !p.empty() && absl::ConsumeSuffix(&p, "*");
+  if (p.find_first_of("*?[") != absl::string_view::npos) {
+    return TextMatch::kGlob;
+  }
+  *pattern = p;
+  if (front && back) return TextMatch::kContains;
+  if (front) return TextMatch::kSuffix;
+  if (back) return TextMatch::kPrefix;
+  return TextMatch::kEqual;
 }
 
 // Resolves the parse tree against the format and emits the jump code.
@@ -441,17 +475,17 @@ class CompiledFilter::Compiler {
         std::string bad = GlobPatternError(node.value);
         if (!bad.empty()) return Error(node.value_column, bad);
       }
-      if (node.op == CompareOp::kNe) {
-        in.op = CompareOp::kEq;
-        std::swap(in.on_true, in.on_false);
-      }
-      if (out_->strings_.size() + node.value.size() >
+      if (node.op == CompareOp::kNe) std::swap(in.on_true, in.on_false);
+      absl::string_view text = node.value;
+      in.text_match =
+          node.op == CompareOp::kGlob ? ClassifyGlob(&text) : TextMatch::kEqual;
+      if (out_->strings_.size() + text.size() >
           std::numeric_limits<uint32_t>::max()) {
         return Error(node.value_column, "string constants are too long");
       }
       in.text_begin = static_cast<uint32_t>(out_->strings_.size());
-      in.text_length = static_cast<uint32_t>(node.value.size());
-      out_->strings_ += node.value;
+      in.text_length = static_cast<uint32_t>(text.size());
+      out_->strings_.append(text.data(), text.size());
     } else {
       if (node.op == CompareOp::kGlob) {
         return Error(node.op_column,

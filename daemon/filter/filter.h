@@ -64,21 +64,36 @@ class CompiledFilter {
     kFlexString,   // From `offset` to the payload end, up to the first NUL.
   };
 
+  // How a string predicate compares. Globs whose only metacharacters are a
+  // leading and/or trailing '*' become the cheaper forms, as in the kernel.
+  enum class TextMatch : uint8_t {
+    kEqual,     // == (and != with swapped targets); also a glob without
+                // metacharacters.
+    kPrefix,    // "abc*"
+    kSuffix,    // "*abc"
+    kContains,  // "*abc*"
+    kGlob,      // Anything else: GlobMatch().
+  };
+
   // One comparison. Programs are jump code: after instruction i, control goes
   // to on_true or on_false, always forward, so evaluation ends after at most
   // program_.size() steps. Targets below 0 are the verdicts.
   struct Instruction {
     Source source = Source::kInteger;
-    CompareOp op = CompareOp::kEq;  // kNe on strings is kEq, targets swapped.
+    CompareOp op = CompareOp::kEq;             // For integers.
+    TextMatch text_match = TextMatch::kEqual;  // For strings.
     bool is_signed = false;
     uint32_t offset = 0;
     uint32_t size = 0;
-    uint64_t constant = 0;    // Integer constant; int64 bits when is_signed.
-    uint32_t text_begin = 0;  // String constant or glob: strings_[begin, +len).
+    uint64_t constant = 0;  // Integer constant; int64 bits when is_signed.
+    // String constant, glob, or a glob's literal part: strings_[begin, +len).
+    uint32_t text_begin = 0;
     uint32_t text_length = 0;
     int32_t on_true = 0;
     int32_t on_false = 0;
   };
+  static TextMatch ClassifyGlob(absl::string_view* pattern);
+
   static constexpr int32_t kAccept = -1;
   static constexpr int32_t kReject = -2;
 

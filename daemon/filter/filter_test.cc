@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/event/event_format.h"
 #include "daemon/filter/filter_testing.h"
+#include "daemon/filter/glob.h"
 #include "daemon/ring/record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -351,6 +352,26 @@ TEST(FilterEvalTest, FixedCharArrays) {
   PayloadBuilder empty = SwitchPayload();
   empty.Text(40, std::string(16, '\0'));
   EXPECT_TRUE(Match("next_comm == \"\"", SchedSwitch(), empty.span()));
+}
+
+TEST(FilterEvalTest, GlobShortcutsAgreeWithGlobMatch) {
+  // Prefix, suffix, contains and plain forms take shortcuts; all must agree
+  // with the general matcher.
+  const char* const kPatterns[] = {
+      "",    "*",    "**",   "kw*",     "*:2",         "*work*",        "*1:2*",
+      "k*2", "[k]*", "*[2]", "kworker", "kworker/1:2", "*kworker/1:2*", "?*",
+      "*x*"};
+  const char* const kComms[] = {"kworker/1:2", "", "k", "bash", "worker"};
+  for (const char* comm : kComms) {
+    PayloadBuilder p = SwitchPayload();
+    p.Text(40, std::string(16, '\0')).Text(40, comm);
+    for (const char* pattern : kPatterns) {
+      std::string expression = absl::StrCat("next_comm ~ \"", pattern, "\"");
+      EXPECT_EQ(Match(expression, SchedSwitch(), p.span()),
+                GlobMatch(pattern, comm))
+          << expression << " on '" << comm << "'";
+    }
+  }
 }
 
 TEST(FilterEvalTest, LogicAndPrecedence) {
