@@ -276,8 +276,8 @@ FilterResult CompiledFilter::Evaluate(const RecordView& record) const {
   return pc == kAccept ? FilterResult::kMatch : FilterResult::kNoMatch;
 }
 
-// The cheapest way to match glob `*pattern`, trimming it to its literal part
-// for the forms that do not need GlobMatch().
+// The cheapest way to match the glob in `pattern`; for the forms that need
+// no GlobMatch() it trims `pattern` to the literal part.
 CompiledFilter::TextMatch CompiledFilter::ClassifyGlob(
     absl::string_view* pattern) {
   absl::string_view p = *pattern;
