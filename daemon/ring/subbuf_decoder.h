@@ -69,7 +69,12 @@ absl::Status ParseSubbufHeader(absl::Span<const uint8_t> subbuf,
 // Incremental decoder for one sub-buffer. A sub-buffer the writer is still
 // filling grows: call Decode again with the same bytes and a larger
 // `data_end`, and it resumes after the last record it delivered, keeping the
-// running timestamp, so no record is delivered twice or skipped.
+// running timestamp, so no record is delivered twice or skipped. On such a
+// live page the caller reads the commit word with an acquire load (it pairs
+// with the smp_wmb() before the kernel's commit update in
+// rb_set_commit_to_write) and passes its data size as `data_end`; the records
+// below it are then complete. ParseSubbufHeader's plain loads are for pages
+// nobody writes any more.
 //
 // Per record: no heap allocation, no lock, one virtual call (the sink).
 class SubbufDecoder {
