@@ -1,0 +1,126 @@
+#include "daemon/agg/agg_table.h"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "daemon/agg/row_layout.h"
+#include "gtest/gtest.h"
+
+namespace ringwatch {
+namespace agg {
+namespace {
+
+std::array<uint8_t, 16> Key(int64_t a, int64_t b = 0) {
+  std::array<uint8_t, 16> k{};
+  std::memcpy(k.data(), &a, 8);
+  std::memcpy(k.data() + 8, &b, 8);
+  return k;
+}
+
+TEST(RowLayoutTest, AddAndMergeKeepSumMinMaxAndBuckets) {
+  const RowLayout layout(16, 1, {{BucketSpec::Log2(), 0, 0}});
+  EXPECT_EQ(layout.key_words(), 2u);
+  EXPECT_EQ(layout.value_words(), 1u + 3u + 64u);
+  std::vector<uint64_t> a(layout.value_words()), b(layout.value_words());
+  layout.Init(a.data());
+  layout.Init(b.data());
+  EXPECT_EQ(RowLayout::Min(a.data(), 0), 0);  // Empty rows report 0.
+  for (int64_t v : {5, 9, -2}) layout.Add(a.data(), &v);
+  const int64_t v = 1000;
+  layout.Add(b.data(), &v);
+  layout.Merge(a.data(), b.data());
+  EXPECT_EQ(RowLayout::Count(a.data()), 4u);
+  EXPECT_EQ(RowLayout::Sum(a.data(), 0), 1012);
+  EXPECT_EQ(RowLayout::Min(a.data(), 0), -2);
+  EXPECT_EQ(RowLayout::Max(a.data(), 0), 1000);
+  EXPECT_DOUBLE_EQ(RowLayout::Mean(a.data(), 0), 253.0);
+  const uint64_t* buckets = layout.Buckets(a.data(), 0);
+  EXPECT_EQ(buckets[0], 1u);   // -2.
+  EXPECT_EQ(buckets[3], 1u);   // 5.
+  EXPECT_EQ(buckets[4], 1u);   // 9.
+  EXPECT_EQ(buckets[10], 1u);  // 1000.
+}
+
+TEST(AggTableTest, FindsInsertsAndOverflows) {
+  const RowLayout layout(16, 1, {});
+  AggTable table(&layout, 3);
+  bool overflow;
+  for (int i = 0; i < 3; ++i) {
+    auto k = Key(i, 100 + i);
+    int64_t v = i;
+    layout.Add(table.FindOrInsert(k.data(), &overflow), &v);
+    EXPECT_FALSE(overflow);
+  }
+  // Existing keys are found even when the table is full.
+  auto k1 = Key(1, 101);
+  int64_t v = 10;
+  layout.Add(table.FindOrInsert(k1.data(), &overflow), &v);
+  EXPECT_FALSE(overflow);
+  auto k9 = Key(9);
+  layout.Add(table.FindOrInsert(k9.data(), &overflow), &v);
+  EXPECT_TRUE(overflow);
+  EXPECT_EQ(table.size(), 3u);
+  const uint64_t* row1 = table.Find(k1.data());
+  ASSERT_NE(row1, nullptr);
+  EXPECT_EQ(RowLayout::Count(row1), 2u);
+  EXPECT_EQ(RowLayout::Sum(row1, 0), 11);
+  EXPECT_EQ(table.Find(k9.data()), nullptr);
+  EXPECT_EQ(RowLayout::Count(table.overflow_values()), 1u);
+  table.Clear();
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.Find(k1.data()), nullptr);
+  EXPECT_EQ(RowLayout::Count(table.overflow_values()), 0u);
+}
+
+TEST(AggTableTest, ManyKeysSurviveCollisionsAndClear) {
+  const RowLayout layout(8, 0, {});
+  AggTable table(&layout, 5000);
+  for (int round = 0; round < 2; ++round) {
+    bool overflow;
+    for (int64_t i = 0; i < 5000; ++i) {
+      for (int rep = 0; rep <= i % 3; ++rep) {
+        layout.Add(table.FindOrInsert(Key(i * 7919).data(), &overflow),
+                   nullptr);
+        ASSERT_FALSE(overflow);
+      }
+    }
+    EXPECT_EQ(table.size(), 5000u);
+    for (int64_t i = 0; i < 5000; ++i) {
+      const uint64_t* row = table.Find(Key(i * 7919).data());
+      ASSERT_NE(row, nullptr);
+      EXPECT_EQ(RowLayout::Count(row), static_cast<uint64_t>(i % 3 + 1));
+    }
+    table.Clear();
+  }
+}
+
+TEST(AggTableTest, MergeFromFoldsRowsBeyondCapacityIntoOverflow) {
+  const RowLayout layout(8, 0, {});
+  AggTable a(&layout, 2), b(&layout, 3);
+  bool overflow;
+  layout.Add(a.FindOrInsert(Key(1).data(), &overflow), nullptr);
+  for (int64_t k : {1, 2, 3}) {
+    layout.Add(b.FindOrInsert(Key(k).data(), &overflow), nullptr);
+  }
+  layout.Add(b.overflow_values(), nullptr);  // b had overflowed once.
+  a.MergeFrom(b);
+  EXPECT_EQ(a.size(), 2u);
+  EXPECT_EQ(RowLayout::Count(a.Find(Key(1).data())), 2u);
+  EXPECT_EQ(RowLayout::Count(a.Find(Key(2).data())), 1u);
+  EXPECT_EQ(RowLayout::Count(a.overflow_values()), 2u);  // Key 3 + b's.
+}
+
+TEST(AggTableTest, ZeroKeysIsOverflowOnly) {
+  const RowLayout layout(8, 0, {});
+  AggTable table(&layout, 0);
+  bool overflow;
+  EXPECT_EQ(table.FindOrInsert(Key(1).data(), &overflow),
+            table.overflow_values());
+  EXPECT_TRUE(overflow);
+}
+
+}  // namespace
+}  // namespace agg
+}  // namespace ringwatch
