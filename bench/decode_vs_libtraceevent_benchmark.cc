@@ -83,31 +83,52 @@ const Setup& GetSetup() {
   return *setup;
 }
 
-// ringwatch: a dense table by id, loads with bounds checks.
+// ringwatch: a dense table by id of compact field plans (offset, size,
+// signedness), as a compiled aggregation program holds them; loads are
+// bounds-checked against the record.
 struct FieldPlan {
-  const FieldFormat* pid = nullptr;
-  const FieldFormat* field = nullptr;
+  uint32_t offset = 0;
+  uint8_t size = 0;  // 0: the event has no such field.
+  bool is_signed = false;
 };
+
+struct EventPlan {
+  FieldPlan pid;
+  FieldPlan field;
+};
+
+FieldPlan PlanFor(const FieldFormat* field) {
+  FieldPlan plan;
+  if (field == nullptr) return plan;
+  plan.offset = field->offset;
+  plan.size = static_cast<uint8_t>(field->size);
+  plan.is_signed = field->is_signed;
+  return plan;
+}
 
 class FieldReadingSink : public RecordSink {
  public:
   explicit FieldReadingSink(const std::vector<EventFormat>& formats) {
     for (const EventFormat& format : formats) {
       if (format.id >= plans_.size()) plans_.resize(format.id + 1);
-      plans_[format.id].pid = format.FindField("common_pid");
-      plans_[format.id].field = FirstEventScalar(format);
+      plans_[format.id].pid = PlanFor(format.FindField("common_pid"));
+      plans_[format.id].field = PlanFor(FirstEventScalar(format));
     }
   }
   void OnRecord(const RecordView& record) override {
     ++records;
     int32_t id = record.event_id();
     if (id < 0 || static_cast<size_t>(id) >= plans_.size()) return;
-    const FieldPlan& plan = plans_[id];
+    const EventPlan& plan = plans_[id];
     int64_t value;
-    if (plan.pid && FieldInteger(record.payload, *plan.pid, &value)) {
+    if (plan.pid.size &&
+        LoadInteger(record.payload, plan.pid.offset, plan.pid.size,
+                    plan.pid.is_signed, &value)) {
       checksum += value;
     }
-    if (plan.field && FieldInteger(record.payload, *plan.field, &value)) {
+    if (plan.field.size &&
+        LoadInteger(record.payload, plan.field.offset, plan.field.size,
+                    plan.field.is_signed, &value)) {
       checksum += value;
     }
   }
@@ -115,7 +136,7 @@ class FieldReadingSink : public RecordSink {
   uint64_t checksum = 0;
 
  private:
-  std::vector<FieldPlan> plans_;
+  std::vector<EventPlan> plans_;
 };
 
 void BM_Ringwatch_DecodeAndReadFields(benchmark::State& state) {

@@ -31,42 +31,6 @@ bool DynamicBytes(absl::Span<const uint8_t> payload, const FieldFormat& field,
 
 }  // namespace
 
-bool LoadInteger(absl::Span<const uint8_t> payload, uint32_t offset,
-                 uint32_t size, bool is_signed, int64_t* out) {
-  if (!InBounds(payload.size(), offset, size)) return false;
-  const uint8_t* p = payload.data() + offset;
-  switch (size) {
-    case 1: {
-      uint8_t v;
-      std::memcpy(&v, p, 1);
-      *out = is_signed ? int64_t{static_cast<int8_t>(v)} : int64_t{v};
-      return true;
-    }
-    case 2: {
-      uint16_t v;
-      std::memcpy(&v, p, 2);
-      *out = is_signed ? int64_t{static_cast<int16_t>(v)} : int64_t{v};
-      return true;
-    }
-    case 4: {
-      uint32_t v;
-      std::memcpy(&v, p, 4);
-      *out = is_signed ? int64_t{static_cast<int32_t>(v)} : int64_t{v};
-      return true;
-    }
-    case 8: {
-      // Unsigned 64-bit values keep their bits; callers that care about the
-      // sign use the field's is_signed.
-      uint64_t v;
-      std::memcpy(&v, p, 8);
-      *out = static_cast<int64_t>(v);
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
 bool FieldBytes(absl::Span<const uint8_t> payload, const FieldFormat& field,
                 absl::Span<const uint8_t>* out) {
   switch (field.kind) {
