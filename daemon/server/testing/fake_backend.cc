@@ -2,6 +2,7 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -112,7 +113,12 @@ void FakeBackend::set_validator(
 
 v1::AggregationResult FakeBackend::MakeWindow(
     const std::string& aggregation, uint64_t window_start_ns,
-    const std::vector<std::pair<std::string, uint64_t>>& rows) {
+    const std::vector<std::pair<std::string, uint64_t>>& unsorted) {
+  // Largest count first, as the engine orders rows by default.
+  std::vector<std::pair<std::string, uint64_t>> rows = unsorted;
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second > b.second;
+  });
   v1::AggregationResult r;
   r.set_name(aggregation);
   r.add_key_names("key");

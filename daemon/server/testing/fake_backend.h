@@ -38,10 +38,11 @@ class FakeBackend : public Backend {
   // aggregation, folds its counts into the cumulative view and hands it to
   // every window listener, on the calling thread.
   void PublishWindow(const v1::AggregationResult& result);
-  // A window of `aggregation` with one row per (key, count).
+  // A window of `aggregation` with one row per (key, count), largest count
+  // first.
   static v1::AggregationResult MakeWindow(
       const std::string& aggregation, uint64_t window_start_ns,
-      const std::vector<std::pair<std::string, uint64_t>>& rows);
+      const std::vector<std::pair<std::string, uint64_t>>& unsorted);
   // Plays a reader: hands the record to every tap. The record's event id
   // must be in the catalog.
   void EmitEvent(const RecordView& record);
