@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -234,7 +235,7 @@ absl::Status Engine::Start() {
     return absl::FailedPreconditionError(
         "engine: a replay engine has no merger thread; use Poll/Finish");
   }
-  absl::MutexLock lock(&thread_mu_);
+  std::lock_guard<std::mutex> lock(thread_mu_);
   if (merger_.joinable()) {
     return absl::FailedPreconditionError("engine: already started");
   }
@@ -245,23 +246,21 @@ absl::Status Engine::Start() {
 
 void Engine::Stop() {
   {
-    absl::MutexLock lock(&thread_mu_);
+    std::lock_guard<std::mutex> lock(thread_mu_);
     if (!merger_.joinable()) return;
     stop_ = true;
   }
+  thread_cv_.notify_all();
   merger_.join();
 }
 
 void Engine::MergerLoop() {
-  const absl::Duration tick = absl::Nanoseconds(options_.merge_tick_ns);
+  const std::chrono::nanoseconds tick(options_.merge_tick_ns);
   for (;;) {
     Poll();
-    absl::MutexLock lock(&thread_mu_);
+    std::unique_lock<std::mutex> lock(thread_mu_);
     // A timed wait for the stop flag: the tick is the merger's schedule.
-    const auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(thread_mu_) {
-      return stop_;
-    };
-    if (thread_mu_.AwaitWithTimeout(absl::Condition(&stopped), tick)) return;
+    if (thread_cv_.wait_for(lock, tick, [this] { return stop_; })) return;
   }
 }
 

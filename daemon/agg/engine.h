@@ -15,10 +15,12 @@
 #define RINGWATCH_DAEMON_AGG_ENGINE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,8 +162,11 @@ class Engine {
   std::map<uint64_t, WindowCallback> subscribers_ ABSL_GUARDED_BY(subs_mu_);
   uint64_t next_subscriber_ ABSL_GUARDED_BY(subs_mu_) = 1;
 
-  absl::Mutex thread_mu_;
-  bool stop_ ABSL_GUARDED_BY(thread_mu_) = false;
+  // std:: rather than absl:: here so ThreadSanitizer (which cannot see
+  // inside Debian's uninstrumented Abseil) can check the merger's wake-ups.
+  std::mutex thread_mu_;
+  std::condition_variable thread_cv_;
+  bool stop_ = false;  // Guarded by thread_mu_.
   std::thread merger_;
 };
 
