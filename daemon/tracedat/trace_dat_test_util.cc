@@ -1,5 +1,7 @@
 #include "daemon/tracedat/trace_dat_test_util.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <regex>
@@ -213,9 +215,21 @@ absl::Status CompareRawField(size_t index, const ReportLine& line,
 }  // namespace
 
 std::string TraceDatFixture(absl::string_view name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir == nullptr ? "." : srcdir,
-                      "/ringwatch/tests/data/tracedat/", name);
+  // Tests get TEST_SRCDIR; `bazel run` (benchmarks) gets RUNFILES_DIR or
+  // the runfiles tree beside the binary.
+  std::vector<std::string> bases;
+  if (const char* d = std::getenv("TEST_SRCDIR")) bases.push_back(d);
+  if (const char* d = std::getenv("RUNFILES_DIR")) bases.push_back(d);
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0)
+    bases.push_back(absl::StrCat(absl::string_view(exe, n), ".runfiles"));
+  for (const std::string& base : bases) {
+    std::string path =
+        absl::StrCat(base, "/ringwatch/tests/data/tracedat/", name);
+    if (::access(path.c_str(), R_OK) == 0) return path;
+  }
+  return absl::StrCat("tests/data/tracedat/", name);
 }
 
 absl::Status CompareWithReport(const TraceDatFile& file,
