@@ -28,6 +28,22 @@ std::string KeyText(const KeyPart& part, const uint8_t* key) {
   return absl::StrCat(v);
 }
 
+// Integers numerically, strings bytewise, part by part.
+bool KeyLess(const AggSpec& spec, const uint8_t* a, const uint8_t* b) {
+  for (const KeyPart& part : spec.keys) {
+    if (part.is_string) {
+      const int c = std::memcmp(a + part.offset, b + part.offset, part.width);
+      if (c != 0) return c < 0;
+    } else {
+      int64_t x, y;
+      std::memcpy(&x, a + part.offset, sizeof(x));
+      std::memcpy(&y, b + part.offset, sizeof(y));
+      if (x != y) return x < y;
+    }
+  }
+  return false;
+}
+
 void FillKey(const AggSpec& spec, const uint8_t* key, v1::Row* row) {
   for (const KeyPart& part : spec.keys) {
     v1::KeyValue* kv = row->add_key();
@@ -168,13 +184,12 @@ absl::StatusOr<v1::AggregationResult> BuildResult(
   }
   result.set_rows_filtered(filtered);
   const bool ascending = spec.order.ascending;
-  const uint32_t key_bytes = spec.layout.key_bytes();
   std::sort(rows.begin(), rows.end(), [&](const Entry& a, const Entry& b) {
     if (a.order != b.order) {
       return ascending ? a.order < b.order : a.order > b.order;
     }
     // Ties in key order, so results are deterministic.
-    return std::memcmp(table.key(a.index), table.key(b.index), key_bytes) < 0;
+    return KeyLess(spec, table.key(a.index), table.key(b.index));
   });
 
   const size_t shown =
