@@ -17,10 +17,11 @@ grpc::Status ToGrpc(const absl::Status& s) {
 }  // namespace
 
 grpc::ServerWriteReactor<v1::StreamEventsResponse>* EventStream::Start(
-    Backend* backend, StreamRegistry* registry, size_t queue_capacity,
-    std::string peer, EventFilter filter) {
-  std::shared_ptr<EventStream> stream(new EventStream(
-      backend, registry, queue_capacity, std::move(peer), std::move(filter)));
+    WriteScheduler* scheduler, Backend* backend, StreamRegistry* registry,
+    size_t queue_capacity, std::string peer, EventFilter filter) {
+  std::shared_ptr<EventStream> stream(
+      new EventStream(scheduler, backend, registry, queue_capacity,
+                      std::move(peer), std::move(filter)));
   absl::StatusOr<uint64_t> handle =
       registry->Register(v1::StreamStatus::KIND_STREAM_EVENTS, stream);
   if (!handle.ok()) {
@@ -40,11 +41,11 @@ grpc::ServerWriteReactor<v1::StreamEventsResponse>* EventStream::Start(
   return raw;
 }
 
-EventStream::EventStream(Backend* backend, StreamRegistry* registry,
-                         size_t queue_capacity, std::string peer,
-                         EventFilter filter)
-    : QueuedStream(v1::StreamStatus::KIND_STREAM_EVENTS, queue_capacity,
-                   std::move(peer), filter.globs),
+EventStream::EventStream(WriteScheduler* scheduler, Backend* backend,
+                         StreamRegistry* registry, size_t queue_capacity,
+                         std::string peer, EventFilter filter)
+    : QueuedStream(scheduler, v1::StreamStatus::KIND_STREAM_EVENTS,
+                   queue_capacity, std::move(peer), filter.globs),
       backend_(backend),
       registry_(registry),
       filter_(std::move(filter)),

@@ -33,15 +33,16 @@ class EventStream final
   // Registers with `registry` (the cap) and `backend` (the tap) and returns
   // the reactor for gRPC; a RejectedStream when either refuses.
   static grpc::ServerWriteReactor<v1::StreamEventsResponse>* Start(
-      Backend* backend, StreamRegistry* registry, size_t queue_capacity,
-      std::string peer, EventFilter filter);
+      WriteScheduler* scheduler, Backend* backend, StreamRegistry* registry,
+      size_t queue_capacity, std::string peer, EventFilter filter);
 
   // EventTap: runs on reader threads.
   void OnEvent(const RecordView& record, const EventFormat& format) override;
 
  private:
-  EventStream(Backend* backend, StreamRegistry* registry, size_t queue_capacity,
-              std::string peer, EventFilter filter);
+  EventStream(WriteScheduler* scheduler, Backend* backend,
+              StreamRegistry* registry, size_t queue_capacity, std::string peer,
+              EventFilter filter);
 
   // Whether events with this id pass the globs; decided once per id.
   bool IdMatches(const EventFormat& format);

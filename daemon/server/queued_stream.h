@@ -5,8 +5,9 @@
 //
 // Whoever holds the "writer token" is the only thread that may call
 // StartWrite or Finish. A producer that enqueues onto an idle stream takes
-// the token and starts the write; OnWriteDone passes it on to the next write
-// or releases it. Finish is only ever called with the token held, and the
+// the token and hands the stream to the WriteScheduler, whose thread starts
+// the write; OnWriteDone passes the token on to the next write or releases
+// it. Finish is only ever called with the token held, and the
 // token is never released after it, so OnDone cannot run while another
 // thread is about to start a write.
 #ifndef RINGWATCH_DAEMON_SERVER_QUEUED_STREAM_H_
@@ -25,6 +26,7 @@
 #include "absl/types/optional.h"
 #include "daemon/server/drop_oldest_queue.h"
 #include "daemon/server/stream_registry.h"
+#include "daemon/server/write_scheduler.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/support/server_callback.h"
 #include "proto/ringwatch/v1/ringwatch.pb.h"
@@ -32,7 +34,9 @@
 namespace ringwatch {
 
 template <typename Item, typename Response>
-class QueuedStream : public grpc::ServerWriteReactor<Response>, public Stream {
+class QueuedStream : public grpc::ServerWriteReactor<Response>,
+                     public Stream,
+                     public Kickable {
  public:
   // Enqueues `item`, dropping the oldest queued one when full. Any thread;
   // never blocks on the client. Ignored once the stream is finishing.
@@ -44,7 +48,8 @@ class QueuedStream : public grpc::ServerWriteReactor<Response>, public Stream {
       if (token_held_) return;
       token_held_ = true;
     }
-    Continue();
+    // With the token held OnDone cannot run, so self_ is set and stays set.
+    scheduler_->Schedule(self_);
   }
 
   // Counts `n` messages lost before reaching the queue (a rate limit); they
@@ -80,9 +85,12 @@ class QueuedStream : public grpc::ServerWriteReactor<Response>, public Stream {
   }
 
  protected:
-  QueuedStream(v1::StreamStatus::Kind kind, size_t capacity, std::string peer,
+  // `scheduler` must outlive every call of this stream (the server's does).
+  QueuedStream(WriteScheduler* scheduler, v1::StreamStatus::Kind kind,
+               size_t capacity, std::string peer,
                std::vector<std::string> targets)
-      : kind_(kind),
+      : scheduler_(scheduler),
+        kind_(kind),
         peer_(std::move(peer)),
         targets_(std::move(targets)),
         start_time_(google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
@@ -143,6 +151,9 @@ class QueuedStream : public grpc::ServerWriteReactor<Response>, public Stream {
     this->StartWrite(&current_);
   }
 
+  // Kickable: on the scheduler's thread, with the token.
+  void Kicked() override { Continue(); }
+
   void OnWriteDone(bool ok) override {
     {
       absl::MutexLock lock(&mu_);
@@ -169,6 +180,7 @@ class QueuedStream : public grpc::ServerWriteReactor<Response>, public Stream {
     std::shared_ptr<QueuedStream> self = std::move(self_);
   }
 
+  WriteScheduler* const scheduler_;
   const v1::StreamStatus::Kind kind_;
   const std::string peer_;
   const std::vector<std::string> targets_;

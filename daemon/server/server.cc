@@ -162,11 +162,18 @@ absl::Status Server::ServeListeningFd(int listen_fd) {
     close(listen_fd);
     return absl::FailedPreconditionError("the server is shut down");
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<InheritedSocketAcceptor> acceptor,
-                   InheritedSocketAcceptor::Start(server_.get(), listen_fd));
-  acceptors_.push_back(std::move(acceptor));
-  listen_addresses_.push_back(absl::StrCat("fd:", listen_fd));
-  service_->set_listen_addresses(listen_addresses_);
+  // Listed before the first connection can be served.
+  std::vector<std::string> addresses = listen_addresses_;
+  addresses.push_back(absl::StrCat("fd:", listen_fd));
+  service_->set_listen_addresses(addresses);
+  absl::StatusOr<std::unique_ptr<InheritedSocketAcceptor>> acceptor =
+      InheritedSocketAcceptor::Start(server_.get(), listen_fd);
+  if (!acceptor.ok()) {
+    service_->set_listen_addresses(listen_addresses_);
+    return acceptor.status();
+  }
+  acceptors_.push_back(*std::move(acceptor));
+  listen_addresses_ = std::move(addresses);
   return absl::OkStatus();
 }
 

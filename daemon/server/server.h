@@ -73,7 +73,8 @@ class Server {
   // The port bound for ServerOptions::tcp_address (useful with port 0); 0
   // without TCP.
   int tcp_port() const { return tcp_port_; }
-  // "unix:///run/ringwatch/ringwatch.sock", "127.0.0.1:7117", ...
+  // "unix:///run/ringwatch/ringwatch.sock", "127.0.0.1:7117", "fd:3".
+  // Not to be called while ServeListeningFd runs on another thread.
   const std::vector<std::string>& listen_addresses() const {
     return listen_addresses_;
   }

@@ -142,8 +142,11 @@ absl::Status RingwatchServiceImpl::DoGetStatus(
   server->set_max_event_streams(
       registry_.max(v1::StreamStatus::KIND_STREAM_EVENTS));
   server->set_dropped_messages(registry_.dropped_total());
-  for (const std::string& a : listen_addresses_) {
-    server->add_listen_addresses(a);
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& a : listen_addresses_) {
+      server->add_listen_addresses(a);
+    }
   }
   if (request.include_streams()) {
     for (v1::StreamStatus& s : registry_.DescribeAll()) {
@@ -365,7 +368,7 @@ RingwatchServiceImpl::Subscribe(grpc::CallbackServerContext* context,
       return out;
     };
   }
-  return SubscribeStream::Start(hub_.get(), &registry_,
+  return SubscribeStream::Start(&scheduler_, hub_.get(), &registry_,
                                 limits_.subscriber_queue, context->peer(),
                                 std::move(ids), shape, latest);
 }
@@ -412,8 +415,9 @@ RingwatchServiceImpl::StreamEvents(grpc::CallbackServerContext* context,
   filter.burst = request->burst() != 0
                      ? request->burst()
                      : static_cast<uint32_t>(std::max(1.0, rate));
-  return EventStream::Start(backend_, &registry_, limits_.event_stream_queue,
-                            context->peer(), std::move(filter));
+  return EventStream::Start(&scheduler_, backend_, &registry_,
+                            limits_.event_stream_queue, context->peer(),
+                            std::move(filter));
 }
 
 }  // namespace ringwatch

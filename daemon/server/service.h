@@ -12,6 +12,7 @@
 #include "daemon/server/backend.h"
 #include "daemon/server/hub.h"
 #include "daemon/server/stream_registry.h"
+#include "daemon/server/write_scheduler.h"
 #include "proto/ringwatch/v1/ringwatch.grpc.pb.h"
 
 namespace ringwatch {
@@ -47,11 +48,14 @@ class RingwatchServiceImpl final
   // and detaches from the backend. True when every stream ended in time.
   bool FinishStreams(const grpc::Status& status, absl::Time deadline);
 
-  void set_listen_addresses(std::vector<std::string> addresses) {
+  // Shown in GetStatus. Thread-safe.
+  void set_listen_addresses(std::vector<std::string> addresses)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     listen_addresses_ = std::move(addresses);
   }
   const StreamRegistry& registry() const { return registry_; }
-  const Hub& hub() const { return *hub_; }
+  Hub& hub() { return *hub_; }
 
   // The RPCs (see ringwatch.proto).
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
@@ -108,11 +112,15 @@ class RingwatchServiceImpl final
   Backend* const backend_;
   const ServiceLimits limits_;
   const absl::Time start_time_;
+  // Starts the streams' writes. Declared first among the stream machinery
+  // so that it is destroyed last.
+  WriteScheduler scheduler_;
   std::shared_ptr<Hub> hub_;
   StreamRegistry registry_;
   uint64_t listener_handle_ = 0;
   bool attached_ = false;
-  std::vector<std::string> listen_addresses_;
+  absl::Mutex mu_;
+  std::vector<std::string> listen_addresses_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ringwatch

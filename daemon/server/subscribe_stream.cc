@@ -7,12 +7,13 @@
 namespace ringwatch {
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscribeStream::Start(
-    Hub* hub, StreamRegistry* registry, size_t queue_capacity, std::string peer,
+    WriteScheduler* scheduler, Hub* hub, StreamRegistry* registry,
+    size_t queue_capacity, std::string peer,
     std::vector<std::string> aggregation_ids, ResultShape shape,
     const LatestFn& latest) {
   std::shared_ptr<SubscribeStream> stream(
-      new SubscribeStream(hub, registry, queue_capacity, std::move(peer),
-                          aggregation_ids, std::move(shape)));
+      new SubscribeStream(scheduler, hub, registry, queue_capacity,
+                          std::move(peer), aggregation_ids, std::move(shape)));
   absl::StatusOr<uint64_t> handle =
       registry->Register(v1::StreamStatus::KIND_SUBSCRIBE, stream);
   if (!handle.ok()) {
@@ -32,11 +33,12 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscribeStream::Start(
   return raw;
 }
 
-SubscribeStream::SubscribeStream(Hub* hub, StreamRegistry* registry,
+SubscribeStream::SubscribeStream(WriteScheduler* scheduler, Hub* hub,
+                                 StreamRegistry* registry,
                                  size_t queue_capacity, std::string peer,
                                  std::vector<std::string> aggregation_ids,
                                  ResultShape shape)
-    : QueuedStream(v1::StreamStatus::KIND_SUBSCRIBE, queue_capacity,
+    : QueuedStream(scheduler, v1::StreamStatus::KIND_SUBSCRIBE, queue_capacity,
                    std::move(peer), std::move(aggregation_ids)),
       hub_(hub),
       registry_(registry),

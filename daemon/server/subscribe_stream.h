@@ -31,9 +31,10 @@ class SubscribeStream final
   // when `latest` is set, queues what it returns, and returns the reactor
   // to hand to gRPC; a RejectedStream when the registry refuses.
   static grpc::ServerWriteReactor<v1::SubscribeResponse>* Start(
-      Hub* hub, StreamRegistry* registry, size_t queue_capacity,
-      std::string peer, std::vector<std::string> aggregation_ids,
-      ResultShape shape, const LatestFn& latest);
+      WriteScheduler* scheduler, Hub* hub, StreamRegistry* registry,
+      size_t queue_capacity, std::string peer,
+      std::vector<std::string> aggregation_ids, ResultShape shape,
+      const LatestFn& latest);
 
   // WindowSubscriber.
   void Offer(
@@ -41,9 +42,9 @@ class SubscribeStream final
   void AggregationDeleted(const std::string& aggregation_id) override;
 
  private:
-  SubscribeStream(Hub* hub, StreamRegistry* registry, size_t queue_capacity,
-                  std::string peer, std::vector<std::string> aggregation_ids,
-                  ResultShape shape);
+  SubscribeStream(WriteScheduler* scheduler, Hub* hub, StreamRegistry* registry,
+                  size_t queue_capacity, std::string peer,
+                  std::vector<std::string> aggregation_ids, ResultShape shape);
 
   void Fill(std::shared_ptr<const v1::AggregationResult> window,
             uint64_t dropped_before, uint64_t sequence,
