@@ -1,5 +1,8 @@
 #include "daemon/systemd/log.h"
 
+// Without this, sd_journal_sendv() is a macro adding CODE_FILE/LINE/FUNC of
+// this file; the caller's location is what we send ourselves.
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
