@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <utility>
 
@@ -331,10 +332,11 @@ class TraceDatFile::Parser {
     switch (id) {
       case kOptDate:
         // Microseconds between the trace clock and the time of day.
-        o.timestamp_offset += ParseLooseInteger(OptionText(data)) * 1000;
+        AddOffset(static_cast<uint64_t>(ParseLooseInteger(OptionText(data))) *
+                  1000);
         break;
       case kOptOffset:
-        o.timestamp_offset += ParseLooseInteger(OptionText(data));
+        AddOffset(static_cast<uint64_t>(ParseLooseInteger(OptionText(data))));
         break;
       case kOptCpuStat:
         o.cpu_stats.emplace_back(OptionText(data));
@@ -384,6 +386,13 @@ class TraceDatFile::Parser {
         break;
     }
     return absl::OkStatus();
+  }
+
+  // Offsets add up modulo 2^64, as trace-cmd's do: no signed overflow on
+  // corrupt values.
+  void AddOffset(uint64_t ns) {
+    f_->options_.timestamp_offset = static_cast<int64_t>(
+        static_cast<uint64_t>(f_->options_.timestamp_offset) + ns);
   }
 
   absl::Status ParseBufferOption(uint16_t id, ByteReader* r) {
