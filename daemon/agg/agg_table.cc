@@ -30,7 +30,7 @@ const uint64_t* AggTable::Find(const uint8_t* key) const {
     if (slot == 0) return nullptr;
     if ((slot >> 32) == tag) {
       const uint64_t* row = Row(static_cast<uint32_t>(slot) - 1);
-      if (std::memcmp(row, key, layout_->key_bytes()) == 0) {
+      if (KeyEquals(row, key, layout_->key_words())) {
         return row + layout_->key_words();
       }
     }
