@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -68,12 +69,15 @@ class Child {
     char c;
     return ::write(go_[1], "g", 1) == 1 && ::read(done_[0], &c, 1) == 1;
   }
-  // Lets the child exit and reaps it; true when it exited with 0.
-  bool Finish() {
+  // Lets the child exit and reaps it; true when it exited with 0. Between
+  // its exit and the reaping, `on_exit` may still read its /proc entry.
+  bool Finish(const std::function<void(pid_t)>& on_exit = nullptr) {
+    if (::write(go_[1], "x", 1) != 1) return false;
+    siginfo_t info;
+    if (::waitid(P_PID, pid_, &info, WEXITED | WNOWAIT) != 0) return false;
+    if (on_exit) on_exit(pid_);
     int status = 0;
-    if (::write(go_[1], "x", 1) != 1 || ::waitpid(pid_, &status, 0) != pid_) {
-      return false;
-    }
+    if (::waitpid(pid_, &status, 0) != pid_) return false;
     pid_ = -1;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
@@ -207,7 +211,7 @@ TEST(EngineLiveTest, ExactSyscallCountForOneProcessAndWindowsAddUp) {
         idle_grace: "200ms"
         aggregation { name: "getppid" event: "raw_syscalls/sys_enter"
                       filter: "id == )pb",
-      SYS_getppid, R"pb(                                                                        "
+      SYS_getppid, R"pb(                                                                                                "
       key: "common_pid"
       window: "100ms"
     }
@@ -274,20 +278,19 @@ TEST(EngineLiveTest, BusyLoopCpuTimeAgreesWithSchedstat) {
     } while (ts.tv_sec * 1000000000LL + ts.tv_nsec < 300000000LL);
   });
   ASSERT_GT(child.pid(), 0);
-  ASSERT_TRUE(child.Run());
-  // The child now sleeps in read(): its last slice has ended.
-  const uint64_t schedstat = SchedstatRuntime(child.pid());
-  ASSERT_GT(schedstat, 300000000u);
   const std::string pid = std::to_string(child.pid());
-  ASSERT_TRUE(child.Finish());
+  ASSERT_TRUE(child.Run());
+  // Its whole life's on-CPU time, read once it has exited (a zombie keeps
+  // its /proc entry until reaped), so exit's own work counts on both sides.
+  uint64_t schedstat = 0;
+  ASSERT_TRUE(child.Finish([&](pid_t p) { schedstat = SchedstatRuntime(p); }));
+  ASSERT_GT(schedstat, 300000000u);
   pipeline.Finish();
 
   const v1::AggregationResult r = pipeline.Query("cpu", "pid", pid);
   ASSERT_EQ(r.row_size(), 1) << r.DebugString();
   ASSERT_EQ(r.row(0).value(1).name(), "sum(on_cpu)");
   const double traced = static_cast<double>(r.row(0).value(1).int_value());
-  // The traced time includes the child's last few microseconds (reading the
-  // exit byte), which schedstat was read before.
   EXPECT_NEAR(traced, static_cast<double>(schedstat), 0.02 * schedstat)
       << "traced " << traced << " ns, schedstat " << schedstat << " ns";
   std::printf("on-CPU time: traced %.0f ns, schedstat %llu ns (%+.3f%%)\n",
