@@ -232,7 +232,10 @@ class GrpcurlEquivalentsTest(unittest.TestCase):
         "GetStatus", "ListEvents", "ListAggregations", "GetAggregation",
         "CreateAggregation", "DeleteAggregation", "Query", "Subscribe",
         "StreamEvents"})
-    # grpcurl needs the imports too to describe Aggregation.
+    # grpcurl ... describe ringwatch.v1.Aggregation (from the imported file).
+    r = self.reflect(file_containing_symbol="ringwatch.v1.Aggregation")
+    self.assertEqual(r.WhichOneof("message_response"),
+                     "file_descriptor_response")
     r = self.reflect(file_by_filename="proto/ringwatch/v1/config.proto")
     config = descriptor_pb2.FileDescriptorProto.FromString(
         r.file_descriptor_response.file_descriptor_proto[0])
