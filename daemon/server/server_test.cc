@@ -573,7 +573,8 @@ TEST_F(ServerTest, StalledSubscriberNeverBlocksTheProducerOrTheOthers) {
     if (st.dropped() > 0) {
       server_dropped = st.dropped();
       ++stalled_entries;
-      EXPECT_EQ(st.queued(), 16u);
+      EXPECT_GT(st.queued(), 0u);
+      EXPECT_LE(st.queued(), 16u);
     }
   }
   ASSERT_EQ(stalled_entries, 1);
@@ -674,16 +675,23 @@ TEST_F(ServerTest, StreamEventsRateLimitDropsAreCountedExactly) {
     backend_.EmitEvent(RecordView{0, static_cast<uint64_t>(i), sw});
   }
   ASSERT_TRUE(reader->WaitForCount(5, kWait));
+  // Once everything accepted has arrived, every event is either received or
+  // counted as dropped.
+  v1::StreamStatus stream;
+  ASSERT_TRUE(Eventually([&] {
+    v1::DaemonStatus status = Status(/*streams=*/true);
+    if (status.server().streams_size() != 1) return false;
+    stream = status.server().streams(0);
+    return reader->count() + stream.dropped() == kEvents;
+  }));
   const size_t received = reader->count();
   EXPECT_GE(received, 5u);
   EXPECT_LE(received, 7u);  // The burst, plus a token per second of test.
-  v1::DaemonStatus status = Status(/*streams=*/true);
-  ASSERT_EQ(status.server().streams_size(), 1);
-  EXPECT_EQ(status.server().streams(0).kind(),
-            v1::StreamStatus::KIND_STREAM_EVENTS);
-  EXPECT_EQ(received + status.server().streams(0).dropped(),
-            static_cast<uint64_t>(kEvents));
-  EXPECT_EQ(status.server().streams(0).sent(), received);
+  EXPECT_EQ(stream.kind(), v1::StreamStatus::KIND_STREAM_EVENTS);
+  EXPECT_EQ(stream.sent(), received);
+  uint64_t reported = 0;
+  for (const auto& m : reader->messages()) reported += m.dropped_before();
+  EXPECT_LE(reported, stream.dropped());  // The rest awaits a next event.
 }
 
 TEST_F(ServerTest, StreamEventsRejectsBadRequests) {
