@@ -28,6 +28,10 @@ ABSL_FLAG(int, window_ms, 200, "Period of the synthetic windows; 0: none.");
 ABSL_FLAG(double, events_per_second, 200,
           "Rate of the synthetic events; 0: none.");
 ABSL_FLAG(int, max_subscribers, 64, "Cap on open streams.");
+ABSL_FLAG(std::string, tls_cert, "", "TLS certificate (PEM) for --tcp.");
+ABSL_FLAG(std::string, tls_key, "", "TLS key (PEM) for --tcp.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "Mutual TLS: CA (PEM) client certificates must be signed by.");
 
 namespace ringwatch {
 namespace {
@@ -52,6 +56,9 @@ int Main() {
   ServerOptions options;
   options.unix_socket = absl::GetFlag(FLAGS_socket);
   options.tcp_address = absl::GetFlag(FLAGS_tcp);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.limits.max_subscribers =
       static_cast<uint32_t>(absl::GetFlag(FLAGS_max_subscribers));
 
