@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,12 @@
 
 namespace ringwatch {
 namespace {
+
+int64_t MonotonicNs() {
+  timespec now;
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+}
 
 // How many times Drain reads one ring while it keeps returning records. Each
 // read takes up to a lap of the ring, so this only bounds a writer that
@@ -71,6 +78,8 @@ ReaderPool::ReaderPool(std::vector<std::unique_ptr<CpuRing>> rings,
                        ? rings_.size()
                        : std::min<size_t>(options_.threads, rings_.size());
   groups_.resize(threads);
+  heartbeats_ = std::make_unique<std::atomic<int64_t>[]>(threads);
+  for (size_t i = 0; i < threads; ++i) heartbeats_[i].store(0);
   for (size_t i = 0; i < rings_.size(); ++i) {
     groups_[i % threads].rings.push_back(i);
   }
@@ -142,7 +151,9 @@ void ReaderPool::RunGroup(size_t index) {
   // Records already waiting wake nobody (the kernel wakes on new writes), so
   // read everything once before the first wait.
   bool read_all = true;
+  std::atomic<int64_t>& heartbeat = heartbeats_[index];
   while (live > 0) {
+    heartbeat.store(MonotonicNs(), std::memory_order_relaxed);
     for (size_t k = 0; k < group.rings.size(); ++k) {
       pollfd& p = fds[1 + k];
       if (p.fd < 0) continue;
@@ -179,6 +190,18 @@ void ReaderPool::RunGroup(size_t index) {
       if (fds[1 + k].fd >= 0) DrainRing(group.rings[k]);
     }
   }
+  heartbeat.store(0, std::memory_order_relaxed);
+}
+
+absl::Duration ReaderPool::LongestSinceHeartbeat() const {
+  const int64_t now = MonotonicNs();
+  absl::Duration longest = absl::ZeroDuration();
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    int64_t beat = heartbeats_[i].load(std::memory_order_relaxed);
+    if (beat == 0) return absl::InfiniteDuration();
+    longest = std::max(longest, absl::Nanoseconds(now - beat));
+  }
+  return longest;
 }
 
 absl::Status ReaderPool::Stop(bool flush) {

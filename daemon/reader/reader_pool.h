@@ -68,6 +68,12 @@ class ReaderPool {
   // feed the rings it reads.
   std::vector<pid_t> ThreadIds() const;
 
+  // How long ago the least recently active reader thread last went round
+  // its loop (each wake-up and each tick); InfiniteDuration() for a thread
+  // that has exited or never started. A live pool with a tick stays below
+  // the tick plus one drain: the daemon's watchdog health check.
+  absl::Duration LongestSinceHeartbeat() const;
+
   size_t num_threads() const { return groups_.size(); }
   size_t num_rings() const { return rings_.size(); }
   bool running() const { return running_; }
@@ -90,6 +96,9 @@ class ReaderPool {
   std::vector<RecordSink*> sinks_;
   ReaderPoolOptions options_;
   std::vector<Group> groups_;
+  // Per group: CLOCK_MONOTONIC ns of its thread's last loop, 0 when not
+  // running. Written once per wake-up, never per event.
+  std::unique_ptr<std::atomic<int64_t>[]> heartbeats_;
   // An eventfd made readable once by Stop() and never read: poll() sees it
   // in every thread.
   ScopedFd stop_fd_;

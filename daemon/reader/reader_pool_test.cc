@@ -247,6 +247,29 @@ TEST(ReaderPoolTest, TickReadsRingsTheKernelDidNotWake) {
   EXPECT_THAT(f.sinks[0].timestamps(), ElementsAre(9));
 }
 
+TEST(ReaderPoolTest, HeartbeatIsFreshWhileThreadsLoopAndStaleOnceTheyEnd) {
+  Fixture f(1);
+  ReaderPoolOptions options;
+  options.tick = absl::Milliseconds(5);
+  std::unique_ptr<ReaderPool> pool = f.Pool(options);
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->LongestSinceHeartbeat(), absl::InfiniteDuration());
+  ASSERT_TRUE(pool->Start().ok());
+  ASSERT_TRUE(f.fakes[0]->WaitForCalls(3));  // Three rounds of the loop.
+  EXPECT_LT(pool->LongestSinceHeartbeat(), absl::Seconds(5));
+  // A ring whose reads fail leaves its thread with nothing to read: the
+  // thread ends and its heartbeat goes stale, which the watchdog sees.
+  f.fakes[0]->FailNextRead(absl::InternalError("gone"));
+  const absl::Time deadline = absl::Now() + kDeadline;
+  while (pool->LongestSinceHeartbeat() != absl::InfiniteDuration() &&
+         absl::Now() < deadline) {
+    ASSERT_TRUE(f.fakes[0]->WaitForCalls(f.fakes[0]->calls() + 1) ||
+                pool->LongestSinceHeartbeat() == absl::InfiniteDuration());
+  }
+  EXPECT_EQ(pool->LongestSinceHeartbeat(), absl::InfiniteDuration());
+  pool->Stop(/*flush=*/false).IgnoreError();
+}
+
 TEST(ReaderPoolTest, FailingRingIsDroppedAndReportedOthersContinue) {
   Fixture f(2);
   ReaderPoolOptions options;
