@@ -25,6 +25,13 @@
 #include "daemon/reader/cpu_ring.h"
 #include "daemon/reader/reader_pool.h"
 #include "daemon/server/server.h"
+#include "daemon/systemd/listen_fds.h"
+#include "daemon/systemd/log.h"
+#include "daemon/systemd/notifier.h"
+#include "daemon/systemd/pid_file.h"
+#include "daemon/systemd/signal_watcher.h"
+#include "daemon/systemd/stale_instances.h"
+#include "daemon/systemd/watchdog_petter.h"
 #include "daemon/tracefs/instance.h"
 #include "daemon/tracefs/tracefs.h"
 #include "daemon/util/file_util.h"
@@ -37,6 +44,9 @@ ABSL_FLAG(std::string, unix_socket, "",
           "overrides listen.unix_socket of the config");
 ABSL_FLAG(std::string, tcp_address, "",
           "overrides listen.tcp_address of the config");
+ABSL_FLAG(std::string, pid_file, "",
+          "pid file guarding the instance name (default "
+          "/run/ringwatch/<instance>.pid)");
 ABSL_FLAG(bool, check_config, false,
           "validate the config against this kernel's events and exit");
 
@@ -45,10 +55,9 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-void LogLine(absl::string_view line) {
-  std::fprintf(stderr, "ringwatchd: %.*s\n", static_cast<int>(line.size()),
-               line.data());
-}
+// Journal (structured) under systemd, stderr otherwise.
+void LogLine(absl::string_view line) { RW_LOG(Severity::kInfo, line); }
+void LogError(absl::string_view line) { RW_LOG(Severity::kError, line); }
 
 // The config text and the name errors should use for it.
 struct ConfigSource {
@@ -82,16 +91,17 @@ std::string KernelRelease() {
   return name.release;
 }
 
-// Creates the daemon's instance; one left behind by a run that crashed is
-// removed first, so every start begins from a clean, known setup.
+// Creates the daemon's instance after removing what a crashed earlier run
+// left behind (the pid file tells whether that run is still alive).
 absl::StatusOr<std::unique_ptr<Instance>> CreateFreshInstance(
-    const std::string& root, const std::string& name) {
-  auto created = Instance::Create(root, name, /*reuse_existing=*/false);
-  if (created.ok() || !absl::IsAlreadyExists(created.status())) return created;
-  LogLine(absl::StrCat("removing instance '", name,
-                       "' left behind by an earlier run"));
-  ASSIGN_OR_RETURN(auto stale, Instance::Open(root, name));
-  RETURN_IF_ERROR(stale->Remove());
+    const std::string& root, const std::string& name,
+    const std::string& pid_file) {
+  ASSIGN_OR_RETURN(StaleInstanceReport report,
+                   RemoveStaleInstances(root, name, pid_file));
+  if (!report.removed.empty() || !report.kept.empty() ||
+      !report.failed.empty()) {
+    LogLine(absl::StrCat("stale instances: ", report.Summary()));
+  }
   return Instance::Create(root, name, /*reuse_existing=*/false);
 }
 
@@ -133,23 +143,25 @@ ServerOptions ServerOptionsFromConfig(const v1::Config& config) {
   return options;
 }
 
+int Fail(const absl::Status& status) {
+  LogError(status.ToString());
+  return 1;
+}
+
 int Run() {
+  SystemdNotifier notifier;
+  auto signals = SignalWatcher::Create();
+  if (!signals.ok()) return Fail(signals.status());
   auto root = FindOrMountTracefs();
-  if (!root.ok()) {
-    LogLine(root.status().ToString());
-    return 1;
-  }
+  if (!root.ok()) return Fail(root.status());
   // Validate the config against the kernel's events before touching
   // anything: a bad config changes nothing.
   auto catalog =
       LoadEventCatalog(*root + "/events", *root + "/events/header_page");
-  if (!catalog.ok()) {
-    LogLine(catalog.status().ToString());
-    return 1;
-  }
+  if (!catalog.ok()) return Fail(catalog.status());
   auto config = LoadConfig(*catalog);
   if (!config.ok()) {
-    LogLine(absl::StrCat("refusing to start: ", config.status().message()));
+    LogError(absl::StrCat("refusing to start: ", config.status().message()));
     return 1;
   }
   if (absl::GetFlag(FLAGS_check_config)) {
@@ -157,53 +169,40 @@ int Run() {
     return 0;
   }
   auto cpus = OnlineCpus();
-  if (!cpus.ok()) {
-    LogLine(cpus.status().ToString());
-    return 1;
-  }
+  if (!cpus.ok()) return Fail(cpus.status());
   uint32_t num_cpus = 0;
   for (int cpu : *cpus) num_cpus = std::max<uint32_t>(num_cpus, cpu + 1);
   auto engine_options =
       agg::Engine::OptionsFromConfig(*config, num_cpus, /*live=*/true);
-  if (!engine_options.ok()) {
-    LogLine(engine_options.status().ToString());
-    return 1;
-  }
+  if (!engine_options.ok()) return Fail(engine_options.status());
   auto engine = agg::Engine::Create(*config, &*catalog, *engine_options);
-  if (!engine.ok()) {
-    LogLine(engine.status().ToString());
-    return 1;
-  }
+  if (!engine.ok()) return Fail(engine.status());
 
-  auto instance = CreateFreshInstance(*root, config->instance());
-  if (!instance.ok()) {
-    LogLine(instance.status().ToString());
-    return 1;
+  // One daemon per instance name: the pid file is held while we run.
+  std::string pid_path = absl::GetFlag(FLAGS_pid_file);
+  if (pid_path.empty()) {
+    pid_path = absl::StrCat("/run/ringwatch/", config->instance(), ".pid");
   }
+  auto pid_file = PidFile::Acquire(pid_path);
+  if (!pid_file.ok()) return Fail(pid_file.status());
+  auto instance = CreateFreshInstance(*root, config->instance(), pid_path);
+  if (!instance.ok()) return Fail(instance.status());
   absl::Status status = SetUpInstance(**instance, *config, **engine);
-  if (!status.ok()) {
-    LogLine(status.ToString());
-    return 1;
-  }
+  if (!status.ok()) return Fail(status);
   auto rings = OpenCpuRings((*instance)->path(), *cpus, catalog->header_page());
-  if (!rings.ok()) {
-    LogLine(rings.status().ToString());
-    return 1;
-  }
+  if (!rings.ok()) return Fail(rings.status());
 
   DaemonInfo info{kVersion, KernelRelease(), *root, (*instance)->name()};
   DaemonBackend backend(info, &*catalog, engine->get(), instance->get(),
                         *config);
   ReaderPoolOptions pool_options;
   pool_options.threads = static_cast<int>(config->reader_threads());
-  // Bounded staleness for windows on quiet CPUs.
+  // Bounded staleness for windows on quiet CPUs, and a heartbeat for the
+  // watchdog.
   pool_options.tick = absl::Milliseconds(200);
   auto pool = ReaderPool::Create(std::move(*rings), backend.ReaderSinks(*cpus),
                                  pool_options);
-  if (!pool.ok()) {
-    LogLine(pool.status().ToString());
-    return 1;
-  }
+  if (!pool.ok()) return Fail(pool.status());
   backend.set_reader_pool(pool->get());
 
   status = (*engine)->Start();
@@ -215,49 +214,92 @@ int Run() {
     status = (*instance)->SetEventNotracePid(quiet);
   }
   if (status.ok()) status = (*instance)->SetTracingOn(true);
-  if (!status.ok()) {
-    LogLine(status.ToString());
-    return 1;
+  if (!status.ok()) return Fail(status);
+
+  // Sockets systemd passed (socket activation) are served as they are; the
+  // config's unix socket is bound only when none was passed.
+  auto inherited = InheritedListenFds();
+  if (!inherited.ok()) return Fail(inherited.status());
+  ServerOptions server_options = ServerOptionsFromConfig(*config);
+  bool inherited_unix = false;
+  for (const ListenFd& fd : *inherited) {
+    inherited_unix |= fd.kind == ListenFd::Kind::kUnix;
   }
-  auto server = Server::Start(ServerOptionsFromConfig(*config), &backend);
+  if (inherited_unix) server_options.unix_socket.clear();
+  auto server = Server::Start(server_options, &backend);
   if (!server.ok()) {
-    LogLine(server.status().ToString());
     (*pool)->Stop(/*flush=*/false).IgnoreError();
-    return 1;
+    return Fail(server.status());
+  }
+  for (ListenFd& fd : *inherited) {
+    if (fd.kind == ListenFd::Kind::kOther) {
+      LogError(absl::StrCat("ignoring inherited fd '", fd.name, "' (",
+                            fd.address, "): not a listening stream socket"));
+      continue;
+    }
+    status = (*server)->ServeListeningFd(fd.fd.release());
+    if (!status.ok()) return Fail(status);
+    LogLine(absl::StrCat("serving inherited socket ", fd.address));
   }
   for (const std::string& address : (*server)->listen_addresses()) {
     LogLine(absl::StrCat("listening on ", address));
   }
-  LogLine(absl::StrCat("reading ", (*cpus).size(), " CPUs of instance '",
+  LogLine(absl::StrCat("reading ", cpus->size(), " CPUs of instance '",
                        (*instance)->name(), "'"));
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
+  // Ready: readers run and the server listens.
+  backend.Tick();
+  notifier.Ready().IgnoreError();
+  notifier.Status(backend.StatusLine()).IgnoreError();
+  ReaderPool* readers = pool->get();
+  auto petter = WatchdogPetter::Start(
+      &notifier, notifier.WatchdogInterval(), [readers]() -> absl::Status {
+        absl::Duration since = readers->LongestSinceHeartbeat();
+        if (since > absl::Seconds(5)) {
+          return absl::UnavailableError(absl::StrCat(
+              "a reader thread has not run for ", absl::FormatDuration(since)));
+        }
+        return absl::OkStatus();
+      });
+
   while (true) {
-    timespec tick = absl::ToTimespec(absl::Seconds(1));
-    int signal = ::sigtimedwait(&signals, nullptr, &tick);
+    auto received = (*signals)->Wait(absl::Seconds(1));
+    if (!received.ok()) return Fail(received.status());
     backend.Tick();
+    notifier.Status(backend.StatusLine()).IgnoreError();
+    if (!received->has_value()) continue;
+    const int signal = (*received)->signo;
     if (signal == SIGHUP) {
+      notifier.Reloading().IgnoreError();
       auto reloaded = LoadConfig(*catalog);
+      std::string outcome;
       if (!reloaded.ok()) {
-        LogLine(absl::StrCat("reload rejected, keeping the running config: ",
-                             reloaded.status().message()));
-        continue;
+        outcome = absl::StrCat("reload rejected, keeping the running config: ",
+                               reloaded.status().message());
+        LogError(outcome);
+      } else {
+        absl::Status applied = backend.ApplyConfig(*reloaded);
+        outcome = applied.ok() ? "config reloaded"
+                               : absl::StrCat(
+                                     "reload failed, keeping the running "
+                                     "config: ",
+                                     applied.message());
+        if (applied.ok()) {
+          LogLine(outcome);
+        } else {
+          LogError(outcome);
+        }
       }
-      absl::Status applied = backend.ApplyConfig(*reloaded);
-      LogLine(applied.ok()
-                  ? "config reloaded"
-                  : absl::StrCat("reload failed: ", applied.message()));
+      notifier.ReadyAfterReload(outcome).IgnoreError();
     } else if (signal == SIGINT || signal == SIGTERM) {
-      LogLine(absl::StrCat(::strsignal(signal), ": shutting down"));
+      LogLine(absl::StrCat(SignalName(signal), ": shutting down"));
       break;
     }
   }
 
   // Stop accepting, finish streams, stop readers, restore tracefs.
+  notifier.Stopping().IgnoreError();
+  petter->Stop();
   (*server)->Shutdown(absl::Milliseconds(1000));
   (*instance)->SetTracingOn(false).IgnoreError();
   status = (*pool)->Stop(/*flush=*/false);
@@ -265,7 +307,8 @@ int Run() {
   backend.set_reader_pool(nullptr);
   pool->reset();
   absl::Status removed = (*instance)->Remove();
-  if (!removed.ok()) LogLine(removed.ToString());
+  if (!removed.ok()) LogError(removed.ToString());
+  if (!status.ok()) LogError(status.ToString());
   return status.ok() && removed.ok() ? 0 : 1;
 }
 
@@ -279,14 +322,13 @@ int Main(int argc, char** argv) {
                  positional[1]);
     return 2;
   }
-  // Taken synchronously by the main loop; blocked before any thread starts
-  // so every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Taken by the SignalWatcher of the main loop; blocked before any thread
+  // starts so every thread inherits the mask.
+  absl::Status blocked = BlockStopSignals();
+  if (!blocked.ok()) {
+    std::fprintf(stderr, "ringwatchd: %s\n", blocked.ToString().c_str());
+    return 1;
+  }
   ::signal(SIGPIPE, SIG_IGN);
   return Run();
 }
