@@ -11,8 +11,8 @@ packages=(
   # against; libtraceevent is the benchmark peer; python3-grpcio drives the
   # API from another language; systemd gives systemd-analyze and
   # systemd-socket-activate.
-  trace-cmd libtraceevent-dev python3-grpcio python3-protobuf systemd
-  clang-format
+  trace-cmd libtraceevent-dev python3 python3-grpcio python3-protobuf systemd
+  openssl strace util-linux procps clang-format
 )
 
 missing=()
