@@ -54,7 +54,10 @@ std::unique_ptr<Dispatcher> Dispatcher::Build(
     const FieldFormat* pc = sw ? sw->FindField("prev_comm") : nullptr;
     const FieldFormat* np = sw ? sw->FindField("next_pid") : nullptr;
     const FieldFormat* nc = sw ? sw->FindField("next_comm") : nullptr;
-    if (pp && pc && np && nc) {
+    // Comm fields are char arrays on every kernel; anything else is not
+    // tracked (keys then read "").
+    if (pp && pc && np && nc && pc->kind == FieldKind::kFixedArray &&
+        nc->kind == FieldKind::kFixedArray) {
       d->track_comm_ = true;
       d->switch_id_ = static_cast<int32_t>(sw->id);
       d->prev_pid_ = *pp;

@@ -22,6 +22,72 @@ struct CommState {
   uint8_t comm[kCommBytes] = {};
 };
 
+// A scalar field, sign-extended per the format: FieldInteger inlined, as
+// this runs for most keys and values of every event.
+inline bool ReadInteger(absl::Span<const uint8_t> payload, const FieldFormat& f,
+                        int64_t* out) {
+  if (f.offset > payload.size() || f.size > payload.size() - f.offset) {
+    return false;
+  }
+  const uint8_t* p = payload.data() + f.offset;
+  switch (f.size) {
+    case 8: {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      *out = static_cast<int64_t>(v);
+      return true;
+    }
+    case 4: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      *out = f.is_signed ? int64_t{static_cast<int32_t>(v)} : int64_t{v};
+      return true;
+    }
+    case 2: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      *out = f.is_signed ? int64_t{static_cast<int16_t>(v)} : int64_t{v};
+      return true;
+    }
+    case 1:
+      *out = f.is_signed ? int64_t{static_cast<int8_t>(*p)} : int64_t{*p};
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A char-array field up to its first NUL, at most `width` bytes, into `dst`
+// (already zeroed): the common string key (comm), inlined.
+inline bool ReadFixedString(absl::Span<const uint8_t> payload,
+                            const FieldFormat& f, uint32_t width,
+                            uint8_t* dst) {
+  if (f.offset > payload.size() || f.size > payload.size() - f.offset) {
+    return false;
+  }
+  const uint8_t* src = payload.data() + f.offset;
+  const uint32_t n = std::min(f.size, width);
+  // A word at a time: copy, and stop at the word holding the first NUL with
+  // the bytes after it cleared (kernels leave stale bytes after the NUL).
+  uint32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, src + i, 8);
+    const uint64_t zero =
+        (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+    if (zero != 0) {
+      // Keep the bytes below the lowest zero byte (little-endian).
+      const int nul = __builtin_ctzll(zero) / 8;
+      w &= nul == 0 ? 0 : (~uint64_t{0} >> (64 - 8 * nul));
+      std::memcpy(dst + i, &w, 8);
+      return true;
+    }
+    std::memcpy(dst + i, &w, 8);
+  }
+  for (; i < n && src[i] != 0; ++i) dst[i] = src[i];
+  return true;
+}
+
 // Writes `width` bytes at `dst` (already zeroed) for one key part.
 inline bool ReadKeyPart(const ReadSpec& read, uint32_t width,
                         const RecordView& record, const CommState& comm,
@@ -29,11 +95,14 @@ inline bool ReadKeyPart(const ReadSpec& read, uint32_t width,
   switch (read.source) {
     case Source::kInteger: {
       int64_t v;
-      if (!FieldInteger(record.payload, read.field, &v)) return false;
+      if (!ReadInteger(record.payload, read.field, &v)) return false;
       std::memcpy(dst, &v, sizeof(v));
       return true;
     }
     case Source::kString: {
+      if (read.field.kind == FieldKind::kFixedArray) {
+        return ReadFixedString(record.payload, read.field, width, dst);
+      }
       absl::string_view s;
       if (!FieldString(record.payload, read.field, &s)) return false;
       std::memcpy(dst, s.data(), std::min<size_t>(s.size(), width));
@@ -46,7 +115,7 @@ inline bool ReadKeyPart(const ReadSpec& read, uint32_t width,
     }
     case Source::kComm: {
       int64_t pid;
-      if (!FieldInteger(record.payload, read.field, &pid)) return false;
+      if (!ReadInteger(record.payload, read.field, &pid)) return false;
       // Unknown (no switch seen yet on this CPU, or lost events): "".
       if (pid == comm.pid) {
         std::memcpy(dst, comm.comm, std::min<uint32_t>(width, kCommBytes));
@@ -91,7 +160,7 @@ inline bool ReadSamples(const AggSpec& spec, const RecordView& record,
   for (size_t s = 0; s < spec.stats.size(); ++s) {
     const ReadSpec& read = spec.stats[s].read;
     if (read.source == Source::kInteger) {
-      if (!FieldInteger(record.payload, read.field, &samples[s])) return false;
+      if (!ReadInteger(record.payload, read.field, &samples[s])) return false;
     } else {
       samples[s] = special;
     }

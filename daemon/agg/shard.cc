@@ -118,28 +118,24 @@ void Shard::OnRecord(const RecordView& record) {
 // lost events); after them, next.
 void Shard::TrackSwitchPrev(const Dispatcher& d, const RecordView& record) {
   int64_t pid;
-  if (!FieldInteger(record.payload, d.prev_pid(), &pid)) return;
+  if (!ReadInteger(record.payload, d.prev_pid(), &pid)) return;
   if (pid == comm_.pid) return;
-  absl::string_view comm;
-  if (!FieldString(record.payload, d.prev_comm(), &comm)) return;
+  uint8_t comm[kCommBytes] = {};
+  if (!ReadFixedString(record.payload, d.prev_comm(), kCommBytes, comm)) return;
   comm_.pid = pid;
-  std::memset(comm_.comm, 0, sizeof(comm_.comm));
-  std::memcpy(comm_.comm, comm.data(),
-              std::min<size_t>(comm.size(), kCommBytes));
+  std::memcpy(comm_.comm, comm, kCommBytes);
 }
 
 void Shard::TrackSwitchNext(const Dispatcher& d, const RecordView& record) {
   int64_t pid;
-  absl::string_view comm;
-  if (!FieldInteger(record.payload, d.next_pid(), &pid) ||
-      !FieldString(record.payload, d.next_comm(), &comm)) {
+  uint8_t comm[kCommBytes] = {};
+  if (!ReadInteger(record.payload, d.next_pid(), &pid) ||
+      !ReadFixedString(record.payload, d.next_comm(), kCommBytes, comm)) {
     comm_.pid = -1;
     return;
   }
   comm_.pid = pid;
-  std::memset(comm_.comm, 0, sizeof(comm_.comm));
-  std::memcpy(comm_.comm, comm.data(),
-              std::min<size_t>(comm.size(), kCommBytes));
+  std::memcpy(comm_.comm, comm, kCommBytes);
 }
 
 Partial* Shard::Rotate(ShardAgg& sa, Partial* p, uint64_t timestamp) {
@@ -220,6 +216,13 @@ inline bool PassFilter(const CompiledFilter& filter, const RecordView& record,
   return false;
 }
 
+// Zeroes a key buffer (a whole number of words): inline stores rather than
+// a memset call for a few words.
+inline void ZeroKey(uint8_t* key, uint32_t bytes) {
+  const uint64_t zero = 0;
+  for (uint32_t i = 0; i < bytes; i += 8) std::memcpy(key + i, &zero, 8);
+}
+
 inline void AddRow(const AggSpec& spec, Partial* p, const uint8_t* key,
                    const int64_t* samples) {
   bool overflow;
@@ -234,7 +237,7 @@ void Shard::RunEvent(const AggSpec& spec, Partial* p,
                      const RecordView& record) {
   if (!PassFilter(spec.filter, record, p)) return;
   alignas(8) uint8_t key[kMaxKeyBytes];
-  std::memset(key, 0, spec.key_bytes);
+  ZeroKey(key, spec.key_bytes);
   int64_t samples[kMaxStats];
   if (!ReadKey(spec, Side::kEnd, record, comm_, key) ||
       !ReadSamples(spec, record, 0, samples)) {
@@ -252,7 +255,7 @@ void Shard::RunCpuTime(const AggSpec& spec, ShardAgg& sa, Partial* p,
   sa.last_switch = record.timestamp;
   if (!PassFilter(spec.filter, record, p)) return;
   int64_t prev_pid;
-  if (!FieldInteger(record.payload, spec.prev_pid, &prev_pid)) {
+  if (!ReadInteger(record.payload, spec.prev_pid, &prev_pid)) {
     ++p->counters.dropped;
     return;
   }
@@ -269,7 +272,7 @@ void Shard::RunCpuTime(const AggSpec& spec, ShardAgg& sa, Partial* p,
     return;
   }
   alignas(8) uint8_t key[kMaxKeyBytes];
-  std::memset(key, 0, spec.key_bytes);
+  ZeroKey(key, spec.key_bytes);
   int64_t samples[kMaxStats];
   if (!ReadKey(spec, Side::kEnd, record, comm_, key) ||
       !ReadSamples(spec, record, static_cast<int64_t>(record.timestamp - last),
@@ -287,10 +290,10 @@ void Shard::RunLatency(const AggSpec& spec, ShardAgg& sa, Partial* p,
   if (!PassFilter(endpoint.filter, record, p)) return;
   alignas(8) uint8_t match[kMaxKeyBytes];
   alignas(8) uint8_t group[kMaxKeyBytes];
-  std::memset(match, 0, spec.match_bytes);
-  std::memset(group, 0, spec.key_bytes);
+  ZeroKey(match, spec.match_bytes);
+  ZeroKey(group, spec.key_bytes);
   const Side side = start ? Side::kStart : Side::kEnd;
-  int64_t samples[kMaxStats] = {};
+  int64_t samples[kMaxStats];
   if (!ReadMatchKey(spec, endpoint, record, comm_, match) ||
       !ReadKey(spec, side, record, comm_, group) ||
       (!start && !ReadSamples(spec, record, 0, samples))) {
@@ -314,8 +317,10 @@ void Shard::RunLatency(const AggSpec& spec, ShardAgg& sa, Partial* p,
     std::memcpy(item + 12, &kind, 4);
     std::memcpy(item + layout.match_offset, match, spec.match_bytes);
     std::memcpy(item + layout.group_offset, group, spec.key_bytes);
-    std::memcpy(item + layout.samples_offset, samples,
-                spec.stats.size() * sizeof(int64_t));
+    if (!start) {  // Starts carry no values.
+      std::memcpy(item + layout.samples_offset, samples,
+                  spec.stats.size() * sizeof(int64_t));
+    }
     sa.pairing->Commit();
     return;
   }
