@@ -81,7 +81,9 @@ class Engine {
   static absl::StatusOr<EngineOptions> OptionsFromConfig(
       const v1::Config& config, uint32_t num_cpus, bool live);
 
-  ~Engine();  // Stops the merger thread.
+  // Stops the merger thread. The readers feeding the sinks must have
+  // stopped.
+  ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 

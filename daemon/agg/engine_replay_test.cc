@@ -4,8 +4,9 @@
 //
 //   daemon/agg/testing/report_figures.py tests/data/tracedat/v7.raw-report.txt
 //
-// (pairing and slice rules as documented in docs/aggregation.md; a few rows
-// were also checked by hand in the report).
+// (pairing and slice rules as documented in docs/aggregation.md). Checked by
+// hand in the report too: the four openat (257) calls of capture.sh-4138 took
+// 16080 + 6513 + 5971 + 10259 = 38823 ns.
 #include <cstdint>
 #include <map>
 #include <memory>
