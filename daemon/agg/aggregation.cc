@@ -121,13 +121,15 @@ uint64_t AggRuntime::LastClosable(uint64_t watermark, bool final) const {
 void AggRuntime::BeginSteals(uint64_t w, bool final, std::vector<bool>* cpus) {
   for (uint32_t cpu = 0; cpu < shards_.size(); ++cpu) {
     ShardAgg& sa = *shards_[cpu];
-    const uint64_t label = sa.active_label.load(std::memory_order_acquire);
-    if (label == kNoWindow || (!final && label > w)) continue;
+    // Only the merger recycles partials, so `p` stays valid here; once
+    // dirty, its label no longer changes.
+    Partial* p = sa.active.load(std::memory_order_acquire);
+    if (!p->dirty.load(std::memory_order_acquire)) continue;
+    const uint64_t label = p->window;
+    if (!final && label > w) continue;
     Partial* fresh = GetShardPartial();
     // A label the reader will move past at its next record.
     fresh->Label(final ? label : w + 1, options_.period_ns);
-    sa.active_label.store(kNoWindow, std::memory_order_relaxed);
-    Partial* p = sa.active.load(std::memory_order_acquire);
     (*cpus)[cpu] = true;
     if (sa.active.compare_exchange_strong(p, fresh, std::memory_order_acq_rel,
                                           std::memory_order_acquire)) {
@@ -148,7 +150,7 @@ void AggRuntime::EndSteals() {
     if (stolen_[cpu] != nullptr) {
       Partial* p = stolen_[cpu];
       stolen_[cpu] = nullptr;
-      if (p->dirty) {
+      if (p->dirty.load(std::memory_order_relaxed)) {
         FileSorted(cpu, p);
       } else {
         p->Reset();

@@ -211,7 +211,7 @@ TEST(EngineLiveTest, ExactSyscallCountForOneProcessAndWindowsAddUp) {
         idle_grace: "200ms"
         aggregation { name: "getppid" event: "raw_syscalls/sys_enter"
                       filter: "id == )pb",
-      SYS_getppid, R"pb(                                                                                                                                                                        "
+      SYS_getppid, R"pb(                                                                                                                                                                                                "
       key: "common_pid"
       window: "100ms"
     }

@@ -56,7 +56,7 @@ Partial* PairingStage::PartialFor(uint64_t timestamp) {
     current_ = pool_->GetPartial();
     current_->Label(w, period_ns_);
   }
-  current_->dirty = true;
+  current_->dirty.store(true, std::memory_order_relaxed);
   if (timestamp < current_->start) ++current_->counters.late;
   return current_;
 }

@@ -5,6 +5,7 @@
 #ifndef RINGWATCH_DAEMON_AGG_PARTIAL_H_
 #define RINGWATCH_DAEMON_AGG_PARTIAL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 
@@ -80,7 +81,7 @@ struct Partial {
   void Reset() {
     window = kNoWindow;
     start = end = 0;  // end 0: the first record relabels it.
-    dirty = false;
+    dirty.store(false, std::memory_order_relaxed);
     counters = AggCounters();
     table.Clear();
   }
@@ -89,7 +90,9 @@ struct Partial {
   uint64_t start = 0;
   uint64_t end = 0;
   // Something was counted: it must be merged, and cannot be relabelled.
-  bool dirty = false;
+  // Set once by the thread filling it (release: the label is final), read
+  // by the merger deciding whether an open partial is worth stealing.
+  std::atomic<bool> dirty{false};
   AggCounters counters;
   AggTable table;
 };

@@ -141,7 +141,7 @@ void Shard::TrackSwitchNext(const Dispatcher& d, const RecordView& record) {
 Partial* Shard::Rotate(ShardAgg& sa, Partial* p, uint64_t timestamp) {
   const uint64_t w = timestamp / sa.period_ns;
   for (;;) {
-    if (!p->dirty) {
+    if (!p->dirty.load(std::memory_order_relaxed)) {
       // Nothing counted yet: relabel in place. Safe even if the merger has
       // just stolen it: it reads the label only after this section ends.
       p->Label(w, sa.period_ns);
@@ -175,9 +175,8 @@ void Shard::Run(const Program& program, const RecordView& record) {
       return;
     }
   }
-  if (!p->dirty) {
-    p->dirty = true;
-    sa.active_label.store(p->window, std::memory_order_release);
+  if (!p->dirty.load(std::memory_order_relaxed)) {
+    p->dirty.store(true, std::memory_order_release);
   }
   // Only after a steal: the merger's fresh partial is for a later window.
   if (ABSL_PREDICT_FALSE(record.timestamp < p->start)) ++p->counters.late;

@@ -53,10 +53,8 @@ struct ShardAgg {
 
   // Shared with the merger.
   std::atomic<Partial*> active{nullptr};  // Never null once constructed.
-  // Window of the active partial once it is dirty; kNoWindow after a steal.
-  std::atomic<uint64_t> active_label{kNoWindow};
-  SpscQueue<Partial*> closed;  // Reader -> merger.
-  SpscQueue<Partial*> free;    // Merger -> reader.
+  SpscQueue<Partial*> closed;             // Reader -> merger.
+  SpscQueue<Partial*> free;               // Merger -> reader.
   // Cross-CPU latency: starts and ends for the pairing stage.
   std::unique_ptr<SpscRecordRing> pairing;
   // Published by the reader (plain stores) for statistics.
