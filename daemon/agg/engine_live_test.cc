@@ -206,16 +206,17 @@ TEST(EngineLiveTest, ExactSyscallCountForOneProcessAndWindowsAddUp) {
   RW_LIVE_INSTANCE_OR_SKIP(live, "agg_syscalls");
   constexpr int kCalls = 5000;
   const std::string config = absl::StrCat(
-      R"pb(
-        trace_clock: "mono"
-        idle_grace: "200ms"
-        aggregation { name: "getppid" event: "raw_syscalls/sys_enter"
-                      filter: "id == )pb",
-      SYS_getppid, R"pb(                                                                                                                                                                                                "
-      key: "common_pid"
-      window: "100ms"
-    }
-      )pb");
+      "trace_clock: \"mono\"\n"
+      "idle_grace: \"200ms\"\n"
+      "aggregation {\n"
+      "  name: \"getppid\"\n"
+      "  event: \"raw_syscalls/sys_enter\"\n"
+      "  filter: \"id == ",
+      SYS_getppid,
+      "\"\n"
+      "  key: \"common_pid\"\n"
+      "  window: \"100ms\"\n"
+      "}\n");
   LivePipeline pipeline;
   ASSERT_TRUE(pipeline.Start(live.get(), config));
   Child child([] {
