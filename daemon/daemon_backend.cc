@@ -334,7 +334,14 @@ absl::StatusOr<v1::AggregationResult> DaemonBackend::GetResult(
   agg::QueryRequest request;
   request.name = std::string(id);
   request.cumulative = view == v1::RESULT_VIEW_CUMULATIVE;
-  return engine_->Query(request);
+  absl::StatusOr<v1::AggregationResult> result = engine_->Query(request);
+  // The API answers NOT_FOUND before the first window closes (QueryResponse
+  // in ringwatch.proto); the engine's UNAVAILABLE would read to clients as
+  // "the daemon is unreachable".
+  if (absl::IsUnavailable(result.status())) {
+    return absl::NotFoundError(result.status().message());
+  }
+  return result;
 }
 
 uint64_t DaemonBackend::AddWindowListener(
