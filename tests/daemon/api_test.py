@@ -1,0 +1,289 @@
+"""The gRPC API of the real ringwatchd, from Python over TCP (127.0.0.1).
+
+Status, the event catalog, queries and live windows on the live kernel; bad
+requests; clients that go away mid-stream; and an exact count: a helper makes
+exactly K getppid() calls and an aggregation created over the API counts
+exactly K for its pid.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import unittest
+
+import grpc
+
+import daemon_harness as h
+from proto.ringwatch.v1 import config_pb2 as cfg
+from proto.ringwatch.v1 import ringwatch_pb2 as pb
+from proto.ringwatch.v1 import ringwatch_pb2_grpc as pb_grpc
+
+WINDOW_NS = 250_000_000
+CONFIG = """
+limits { max_subscribers: 16 }
+aggregation {
+  name: "api_win"
+  event: "raw_syscalls/sys_enter"
+  key: "id"
+  window: "250ms"
+}
+"""
+T = h.TIMEOUT
+
+
+class ApiTest(unittest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    cls.daemon = h.Daemon(CONFIG, tcp=True)
+    try:
+      cls.daemon.start()
+    except Exception:
+      cls.daemon.kill()
+      raise
+    cls.channel = grpc.insecure_channel(cls.daemon.tcp_address)
+    cls.stub = pb_grpc.RingwatchServiceStub(cls.channel)
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.channel.close()
+    code, seconds = cls.daemon.stop()
+    cls.daemon.kill()
+    assert code == 0, f"ringwatchd exited {code}:\n{cls.daemon.log()}"
+
+  def status(self):
+    return self.stub.GetStatus(pb.GetStatusRequest(), timeout=T)
+
+  def assertRpcError(self, call, code, *texts):
+    with self.assertRaises(grpc.RpcError) as ctx:
+      call()
+    self.assertEqual(ctx.exception.code(), code, ctx.exception.details())
+    for text in texts:
+      self.assertIn(text, ctx.exception.details())
+
+  def first_window(self, name):
+    """Waits for the first closed window of `name`; returns it."""
+    def query():
+      try:
+        return self.stub.Query(pb.QueryRequest(name=name), timeout=T).result
+      except grpc.RpcError as e:
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND, e.details())
+        return None
+    result = h.eventually(query)
+    self.assertIsNotNone(result, f"no window of {name} closed")
+    return result
+
+  def test_status(self):
+    s = self.status()
+    self.assertEqual(s.instance, self.daemon.instance)
+    self.assertEqual(s.kernel_release, os.uname().release)
+    self.assertEqual([c.cpu for c in s.cpus], h.online_cpus())
+    for c in s.cpus:
+      self.assertEqual(c.mode, pb.READ_MODE_MMAP)
+    self.assertIn(self.daemon.tcp_address, s.server.listen_addresses)
+    self.assertIn(self.daemon.unix_address, s.server.listen_addresses)
+    self.assertEqual(s.server.max_subscribers, 16)
+    self.assertGreater(s.process.rss_bytes, 0)
+    self.assertEqual(s.totals.decode_errors, 0)
+    self.assertIn("aggregations/api_win", [a.name for a in s.aggregations])
+
+  def test_list_events(self):
+    r = self.stub.ListEvents(
+        pb.ListEventsRequest(filter="sched/*", view=pb.EVENT_VIEW_FULL),
+        timeout=T)
+    names = [e.name for e in r.events]
+    self.assertIn("events/sched/sched_switch", names)
+    self.assertEqual([n for n in names if not n.startswith("events/sched/")],
+                     [])
+    self.assertEqual(names, sorted(names))
+    switch = r.events[names.index("events/sched/sched_switch")]
+    with open(os.path.join(h.TRACEFS, "events/sched/sched_switch/id")) as f:
+      self.assertEqual(switch.id, int(f.read()))
+    fields = {f.name: f for f in switch.fields}
+    self.assertTrue(fields["prev_comm"].is_string)
+    self.assertTrue(fields["common_pid"].is_common)
+
+  def test_query_latest_and_cumulative(self):
+    window = self.first_window("api_win")
+    self.assertEqual(window.window_end_ns - window.window_start_ns, WINDOW_NS)
+    self.assertEqual(list(window.key_names), ["id"])
+    cumulative = self.stub.Query(
+        pb.QueryRequest(name="aggregations/api_win",
+                        view=pb.RESULT_VIEW_CUMULATIVE), timeout=T).result
+    self.assertTrue(cumulative.cumulative)
+    self.assertGreaterEqual(cumulative.window_end_ns, window.window_end_ns)
+    top = self.stub.Query(pb.QueryRequest(name="api_win", top_n=1),
+                          timeout=T).result
+    self.assertLessEqual(len([r for r in top.row if r.kind == cfg.Row.KEY]), 1)
+
+  def test_subscribe_consecutive_windows(self):
+    stream = self.stub.Subscribe(pb.SubscribeRequest(names=["api_win"]),
+                                 timeout=T)
+    got = []
+    for message in stream:
+      got.append(message)
+      if len(got) == 3:
+        break
+    stream.cancel()
+    self.assertEqual([m.sequence for m in got], [1, 2, 3])
+    self.assertEqual([m.dropped_before for m in got], [0, 0, 0])
+    ends = [m.result.window_end_ns for m in got]
+    self.assertEqual(ends[1] - ends[0], WINDOW_NS)
+    self.assertEqual(ends[2] - ends[1], WINDOW_NS)
+    for m in got:
+      self.assertEqual(m.result.name, "api_win")
+
+  def test_bad_requests(self):
+    self.assertRpcError(
+        lambda: self.stub.Query(pb.QueryRequest(name="api_nope"), timeout=T),
+        grpc.StatusCode.NOT_FOUND, "aggregation 'api_nope' not found",
+        "api_win")
+    self.assertRpcError(
+        lambda: next(self.stub.Subscribe(
+            pb.SubscribeRequest(names=["api_win", "api_nope"]), timeout=T)),
+        grpc.StatusCode.NOT_FOUND, "api_nope")
+    bad_key = cfg.Aggregation(name="api_bad", event="raw_syscalls/sys_enter",
+                              key=["nofield"])
+    self.assertRpcError(
+        lambda: self.stub.CreateAggregation(
+            pb.CreateAggregationRequest(aggregation=bad_key), timeout=T),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        'key[0]: no field "nofield" in raw_syscalls/sys_enter')
+    bad_window = cfg.Aggregation(name="api_bad",
+                                 event="raw_syscalls/sys_enter", window="zz")
+    self.assertRpcError(
+        lambda: self.stub.CreateAggregation(
+            pb.CreateAggregationRequest(aggregation=bad_window), timeout=T),
+        grpc.StatusCode.INVALID_ARGUMENT, "window", '"zz"')
+    bad_event = cfg.Aggregation(name="api_bad", event="sched/no_such_event")
+    self.assertRpcError(
+        lambda: self.stub.CreateAggregation(
+            pb.CreateAggregationRequest(aggregation=bad_event), timeout=T),
+        grpc.StatusCode.INVALID_ARGUMENT, "sched/no_such_event")
+    self.assertRpcError(
+        lambda: self.stub.CreateAggregation(
+            pb.CreateAggregationRequest(
+                aggregation=cfg.Aggregation(name="api_win",
+                                            event="sched/sched_switch")),
+            timeout=T),
+        grpc.StatusCode.ALREADY_EXISTS, "'api_win' already exists")
+    self.assertRpcError(
+        lambda: next(self.stub.StreamEvents(
+            pb.StreamEventsRequest(events=["nosys/nothing*"]), timeout=T)),
+        grpc.StatusCode.INVALID_ARGUMENT, "nosys/nothing*")
+    # Nothing of the failed creates was left behind.
+    names = [a.name for a in self.stub.ListAggregations(
+        pb.ListAggregationsRequest(), timeout=T).aggregations]
+    self.assertEqual(names, ["aggregations/api_win"])
+
+  def test_query_before_the_first_window_is_not_found(self):
+    spec = cfg.Aggregation(name="api_hour", event="sched/sched_switch",
+                           window="1h")
+    self.stub.CreateAggregation(pb.CreateAggregationRequest(aggregation=spec),
+                                timeout=T)
+    try:
+      self.assertRpcError(
+          lambda: self.stub.Query(pb.QueryRequest(name="api_hour"), timeout=T),
+          grpc.StatusCode.NOT_FOUND,
+          '"api_hour" has not closed a window yet')
+    finally:
+      self.stub.DeleteAggregation(pb.DeleteAggregationRequest(name="api_hour"),
+                                  timeout=T)
+
+  def subscribers(self):
+    return self.status().server.subscribers
+
+  def test_clients_that_leave_mid_stream(self):
+    self.assertTrue(h.eventually(lambda: self.subscribers() == 0))
+    # A channel closed with its stream open.
+    channel = grpc.insecure_channel(self.daemon.tcp_address)
+    stream = pb_grpc.RingwatchServiceStub(channel).Subscribe(
+        pb.SubscribeRequest(names=["api_win"]))
+    next(stream)
+    self.assertEqual(self.subscribers(), 1)
+    channel.close()
+    self.assertTrue(h.eventually(lambda: self.subscribers() == 0))
+
+    # A client process killed while its stream is open (no goodbye at all).
+    client = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CLIENT, self.daemon.tcp_address],
+        stdout=subprocess.PIPE, text=True)
+    try:
+      self.assertEqual(client.stdout.readline().strip(), "reading")
+      self.assertTrue(h.eventually(lambda: self.subscribers() == 1))
+      client.send_signal(signal.SIGKILL)
+      client.wait()
+    finally:
+      if client.poll() is None:
+        client.kill()
+        client.wait()
+    self.assertTrue(h.eventually(lambda: self.subscribers() == 0))
+
+    # The daemon keeps serving streams.
+    again = self.stub.Subscribe(pb.SubscribeRequest(names=["api_win"]),
+                                timeout=T)
+    self.assertEqual(next(again).sequence, 1)
+    again.cancel()
+    self.assertTrue(h.eventually(lambda: self.subscribers() == 0))
+
+  def test_exact_getppid_count_for_one_pid(self):
+    k = 20000
+    helper = subprocess.Popen([os.environ["GETPPID_LOOP"], str(k)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+      _, pid, _, nr = helper.stdout.readline().split()
+      name = f"getppid_{pid}"
+      spec = cfg.Aggregation(name=name, event="raw_syscalls/sys_enter",
+                             filter=f"common_pid == {pid}", key=["id"],
+                             window="250ms")
+      lost_before = self.status().totals.lost_events
+      self.stub.CreateAggregation(pb.CreateAggregationRequest(aggregation=spec),
+                                  timeout=T)
+      # Running (a window closed) before the helper starts its calls.
+      self.first_window(name)
+      helper.stdin.write("go\n")
+      helper.stdin.flush()
+      done_line = helper.stdout.readline().split()
+      self.assertEqual(done_line[0], "done")
+      done_ns = int(done_line[1])
+      self.assertEqual(helper.wait(timeout=T), 0)
+    finally:
+      if helper.poll() is None:
+        helper.kill()
+        helper.wait()
+
+    # The trace clock is "mono": wait until the window after the one holding
+    # the helper's last call has closed too.
+    def past_the_helper():
+      r = self.stub.Query(pb.QueryRequest(name=name), timeout=T).result
+      return r.window_start_ns >= done_ns + WINDOW_NS
+    self.assertTrue(h.eventually(past_the_helper))
+    cumulative = self.stub.Query(
+        pb.QueryRequest(name=name, view=pb.RESULT_VIEW_CUMULATIVE),
+        timeout=T).result
+    counts = {tuple(kv.int_value for kv in r.key): r.count
+              for r in cumulative.row if r.kind == cfg.Row.KEY}
+    self.assertEqual(self.status().totals.lost_events, lost_before,
+                     "the kernel lost events: the count cannot be exact")
+    self.assertEqual(counts.get((int(nr),)), k, counts)
+    self.assertEqual(cumulative.counters.late_events, 0)
+    self.stub.DeleteAggregation(pb.DeleteAggregationRequest(name=name),
+                                timeout=T)
+
+
+KILLED_CLIENT = """
+import sys, grpc
+from proto.ringwatch.v1 import ringwatch_pb2 as pb
+from proto.ringwatch.v1 import ringwatch_pb2_grpc as pb_grpc
+stream = pb_grpc.RingwatchServiceStub(grpc.insecure_channel(sys.argv[1])
+    ).Subscribe(pb.SubscribeRequest(names=["api_win"]))
+next(stream)
+print("reading", flush=True)
+for _ in stream:
+  pass
+"""
+
+if __name__ == "__main__":
+  unittest.main(verbosity=2)
