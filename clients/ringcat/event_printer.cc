@@ -105,6 +105,48 @@ void EventPrinter::Append(const RecordView& record, std::string* out) {
   }
 }
 
+void EventPrinter::AppendFields(const RecordView& record,
+                                const EventFormat& event, bool json,
+                                std::string* out) {
+  // JSON: ,"name":value with null for a field that does not fit its record;
+  // text: " name=value" with "?".
+  const absl::string_view missing = json ? "null" : "?";
+  for (const FieldFormat& field : event.fields) {
+    if (field.is_common && field.name != "common_pid") continue;
+    if (json) {
+      out->push_back(',');
+      AppendJsonString(field.name, out);
+      out->push_back(':');
+    } else {
+      absl::StrAppend(out, " ", field.name, "=");
+    }
+    bool ok;
+    if (field.is_string) {
+      absl::string_view text;
+      ok = FieldString(record.payload, field, &text);
+      if (ok && json) {
+        AppendJsonString(text, out);
+      } else if (ok) {
+        out->append(text.data(), text.size());
+      }
+    } else if (field.kind == FieldKind::kScalar) {
+      int64_t value;
+      ok = FieldInteger(record.payload, field, &value);
+      if (ok) AppendInteger(value, field, out);
+    } else {
+      absl::Span<const uint8_t> bytes;
+      ok = FieldBytes(record.payload, field, &bytes);
+      if (ok)
+        AppendIntegerArray(bytes, field, json ? "[" : "{", json ? "]" : "}",
+                           out);
+    }
+    if (!ok) {
+      ++bad_fields_;
+      out->append(missing.data(), missing.size());
+    }
+  }
+}
+
 void EventPrinter::AppendJson(const RecordView& record,
                               const EventFormat* event, std::string* out) {
   absl::StrAppend(out, "{\"cpu\":", record.cpu, ",\"ts\":", record.timestamp,
@@ -115,37 +157,7 @@ void EventPrinter::AppendJson(const RecordView& record,
     return;
   }
   AppendJsonString(event->FullName(), out);
-  for (const FieldFormat& field : event->fields) {
-    if (field.is_common && field.name != "common_pid") continue;
-    out->push_back(',');
-    AppendJsonString(field.name, out);
-    out->push_back(':');
-    if (field.is_string) {
-      absl::string_view text;
-      if (FieldString(record.payload, field, &text)) {
-        AppendJsonString(text, out);
-      } else {
-        ++bad_fields_;
-        out->append("null");
-      }
-    } else if (field.kind == FieldKind::kScalar) {
-      int64_t value;
-      if (FieldInteger(record.payload, field, &value)) {
-        AppendInteger(value, field, out);
-      } else {
-        ++bad_fields_;
-        out->append("null");
-      }
-    } else {
-      absl::Span<const uint8_t> bytes;
-      if (FieldBytes(record.payload, field, &bytes)) {
-        AppendIntegerArray(bytes, field, "[", "]", out);
-      } else {
-        ++bad_fields_;
-        out->append("null");
-      }
-    }
-  }
+  AppendFields(record, *event, /*json=*/true, out);
   out->append("}\n");
 }
 
@@ -161,35 +173,7 @@ void EventPrinter::AppendText(const RecordView& record,
     return;
   }
   absl::StrAppend(out, event->FullName(), ":");
-  for (const FieldFormat& field : event->fields) {
-    if (field.is_common && field.name != "common_pid") continue;
-    absl::StrAppend(out, " ", field.name, "=");
-    if (field.is_string) {
-      absl::string_view text;
-      if (FieldString(record.payload, field, &text)) {
-        out->append(text.data(), text.size());
-      } else {
-        ++bad_fields_;
-        out->append("?");
-      }
-    } else if (field.kind == FieldKind::kScalar) {
-      int64_t value;
-      if (FieldInteger(record.payload, field, &value)) {
-        AppendInteger(value, field, out);
-      } else {
-        ++bad_fields_;
-        out->append("?");
-      }
-    } else {
-      absl::Span<const uint8_t> bytes;
-      if (FieldBytes(record.payload, field, &bytes)) {
-        AppendIntegerArray(bytes, field, "{", "}", out);
-      } else {
-        ++bad_fields_;
-        out->append("?");
-      }
-    }
-  }
+  AppendFields(record, *event, /*json=*/false, out);
   out->push_back('\n');
 }
 

@@ -31,6 +31,9 @@ class EventPrinter {
                   std::string* out);
   void AppendText(const RecordView& record, const EventFormat* event,
                   std::string* out);
+  // Every field but the common ones (common_pid excepted), in JSON or text.
+  void AppendFields(const RecordView& record, const EventFormat& event,
+                    bool json, std::string* out);
 
   const EventCatalog* catalog_;  // Not owned; never null.
   OutputFormat format_;

@@ -22,39 +22,11 @@ struct CommState {
   uint8_t comm[kCommBytes] = {};
 };
 
-// A scalar field, sign-extended per the format: FieldInteger inlined, as
-// this runs for most keys and values of every event.
+// A scalar field, sign-extended per the format (FieldInteger is inline: this
+// runs for most keys and values of every event).
 inline bool ReadInteger(absl::Span<const uint8_t> payload, const FieldFormat& f,
                         int64_t* out) {
-  if (f.offset > payload.size() || f.size > payload.size() - f.offset) {
-    return false;
-  }
-  const uint8_t* p = payload.data() + f.offset;
-  switch (f.size) {
-    case 8: {
-      uint64_t v;
-      std::memcpy(&v, p, 8);
-      *out = static_cast<int64_t>(v);
-      return true;
-    }
-    case 4: {
-      uint32_t v;
-      std::memcpy(&v, p, 4);
-      *out = f.is_signed ? int64_t{static_cast<int32_t>(v)} : int64_t{v};
-      return true;
-    }
-    case 2: {
-      uint16_t v;
-      std::memcpy(&v, p, 2);
-      *out = f.is_signed ? int64_t{static_cast<int16_t>(v)} : int64_t{v};
-      return true;
-    }
-    case 1:
-      *out = f.is_signed ? int64_t{static_cast<int8_t>(*p)} : int64_t{*p};
-      return true;
-    default:
-      return false;
-  }
+  return FieldInteger(payload, f, out);
 }
 
 // A char-array field up to its first NUL, at most `width` bytes, into `dst`
