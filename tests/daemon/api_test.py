@@ -217,7 +217,7 @@ class ApiTest(unittest.TestCase):
     finally:
       if client.poll() is None:
         client.kill()
-        client.wait()
+      client.communicate()
     self.assertTrue(h.eventually(lambda: self.subscribers() == 0))
 
     # The daemon keeps serving streams.
@@ -252,7 +252,7 @@ class ApiTest(unittest.TestCase):
     finally:
       if helper.poll() is None:
         helper.kill()
-        helper.wait()
+      helper.communicate()
 
     # The trace clock is "mono": wait until the window after the one holding
     # the helper's last call has closed too.

@@ -136,6 +136,25 @@ class Daemon:
                          self.log())
     return self
 
+  def run_to_exit(self, *extra_args, timeout=TIMEOUT):
+    """Runs ringwatchd on this config in the foreground (for configs it must
+    refuse, or --check_config); returns CompletedProcess with its output."""
+    pids = os.environ.get("RW_PIDS_FILE")
+    proc = subprocess.Popen(
+        [os.environ["RINGWATCHD"], "--config", self.config_path,
+         "--pid_file", self.pid_file] + list(extra_args),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if pids:
+      with open(pids, "a") as f:
+        f.write(f"{proc.pid} {self.instance}\n")
+    try:
+      out, _ = proc.communicate(timeout=timeout)
+    finally:
+      if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out)
+
   def cli(self, *args, timeout=TIMEOUT, addr=None):
     """Runs the ringwatch CLI against this daemon; returns CompletedProcess
     (stdout and stderr as text)."""

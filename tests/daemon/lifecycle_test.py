@@ -1,0 +1,99 @@
+"""ringwatchd's life cycle on the live kernel: SIGTERM and SIGINT stop it
+promptly with exit code 0 and remove its tracefs instance; a bad config is
+refused with a message naming the file, the line and what is wrong, and
+leaves no instance behind.
+"""
+
+import os
+import signal
+import unittest
+
+import grpc
+
+import daemon_harness as h
+from proto.ringwatch.v1 import ringwatch_pb2 as pb
+from proto.ringwatch.v1 import ringwatch_pb2_grpc as pb_grpc
+
+WINDOWED = """
+aggregation {
+  name: "life_win"
+  event: "raw_syscalls/sys_enter"
+  key: "id"
+  window: "100ms"
+}
+"""
+
+
+class LifecycleTest(unittest.TestCase):
+
+  def stop_while_streaming(self, sig):
+    daemon = h.Daemon(WINDOWED, tcp=True)
+    try:
+      daemon.start()
+      path = h.instance_path(daemon.instance)
+      self.assertTrue(os.path.isdir(path))
+      with open(os.path.join(path, "tracing_on")) as f:
+        self.assertEqual(f.read().strip(), "1")
+      # An open stream must not hold the shutdown up.
+      channel = grpc.insecure_channel(daemon.tcp_address)
+      stream = pb_grpc.RingwatchServiceStub(channel).Subscribe(
+          pb.SubscribeRequest(names=["life_win"]), timeout=h.TIMEOUT)
+      self.assertEqual(next(stream).sequence, 1)
+      code, seconds = daemon.stop(sig, timeout=10)
+      self.assertEqual(code, 0, daemon.log())
+      self.assertLess(seconds, 2.0, daemon.log())
+      self.assertFalse(os.path.exists(path), "instance left behind")
+      self.assertIn("shutting down", daemon.log())
+      # The stream was ended with a clear status, not left hanging.
+      with self.assertRaises(grpc.RpcError) as ended:
+        for _ in stream:
+          pass
+      self.assertEqual(ended.exception.code(), grpc.StatusCode.UNAVAILABLE)
+      self.assertEqual(ended.exception.details(),
+                       "ringwatchd is shutting down")
+      channel.close()
+    finally:
+      daemon.kill()
+
+  def test_sigterm(self):
+    self.stop_while_streaming(signal.SIGTERM)
+
+  def test_sigint(self):
+    self.stop_while_streaming(signal.SIGINT)
+
+  def refused(self, body, *texts):
+    daemon = h.Daemon(body, tcp=False)
+    r = daemon.run_to_exit()
+    self.assertNotEqual(r.returncode, 0, r.stdout)
+    for text in texts:
+      self.assertIn(text.replace("CONFIG", daemon.config_path), r.stdout)
+    self.assertFalse(os.path.exists(h.instance_path(daemon.instance)),
+                     "a refused config created an instance")
+    checked = daemon.run_to_exit("--check_config")
+    self.assertNotEqual(checked.returncode, 0, checked.stdout)
+    return r.stdout
+
+  def test_unknown_event_in_an_aggregation(self):
+    # The harness writes two lines (instance, listen) before the body.
+    self.refused(
+        'aggregation {\n  name: "x"\n  event: "sched/no_such_event"\n}\n',
+        # Line 3 of the body is line 5 of the file.
+        "CONFIG:5:", "unknown event 'sched/no_such_event'")
+
+  def test_unknown_event_to_enable(self):
+    self.refused('events: "nosys/nothing"\n', "CONFIG:3:", "nosys/nothing")
+
+  def test_syntax_error(self):
+    self.refused('buffer_size_kb: 64\nno_such_option: 1\n', "CONFIG:4:",
+                 "no_such_option")
+
+  def test_check_config_accepts_a_good_one(self):
+    daemon = h.Daemon(WINDOWED, tcp=False)
+    r = daemon.run_to_exit("--check_config")
+    self.assertEqual(r.returncode, 0, r.stdout)
+    self.assertIn("config OK", r.stdout)
+    self.assertFalse(os.path.exists(h.instance_path(daemon.instance)))
+
+
+if __name__ == "__main__":
+  unittest.main(verbosity=2)
