@@ -113,9 +113,9 @@ absl::Status SetUpInstance(Instance& instance, const v1::Config& config,
   if (!config.trace_clock().empty()) {
     RETURN_IF_ERROR(instance.SetTraceClock(config.trace_clock()));
   }
-  if (config.buffer_percent() > 0) {
-    RETURN_IF_ERROR(instance.SetBufferPercent(config.buffer_percent()));
-  }
+  // Always written: 0 means "wake on every event" (config.proto), not the
+  // kernel's default of 50.
+  RETURN_IF_ERROR(instance.SetBufferPercent(config.buffer_percent()));
   for (const std::string& event : config.events()) {
     RETURN_IF_ERROR(instance.EnableEvent(event));
   }
