@@ -61,6 +61,29 @@ class LifecycleTest(unittest.TestCase):
   def test_sigint(self):
     self.stop_while_streaming(signal.SIGINT)
 
+  def test_instance_follows_the_config(self):
+    daemon = h.Daemon(WINDOWED + "buffer_size_kb: 1024\nbuffer_percent: 0\n"
+                      'events: "sched/sched_process_exec"\n', tcp=False)
+    try:
+      daemon.start()
+      path = h.instance_path(daemon.instance)
+      def read(name):
+        with open(os.path.join(path, name)) as f:
+          return f.read()
+      # The kernel rounds the size to whole sub-buffers (1027 for 1024 here).
+      self.assertAlmostEqual(int(read("buffer_size_kb")), 1024, delta=16)
+      # 0 is "wake the reader on every event", not the kernel's default 50.
+      self.assertEqual(read("buffer_percent").strip(), "0")
+      self.assertIn("[mono]", read("trace_clock"))
+      self.assertEqual(
+          sorted(read("set_event").split()),
+          ["raw_syscalls:sys_enter", "sched:sched_process_exec"])
+      # The daemon's own syscalls are not traced (its readers' neither).
+      self.assertIn(str(daemon.proc.pid), read("set_event_notrace_pid").split())
+    finally:
+      daemon.stop()
+      daemon.kill()
+
   def refused(self, body, *texts):
     daemon = h.Daemon(body, tcp=False)
     r = daemon.run_to_exit()
