@@ -6,6 +6,7 @@
 #include <cstring>
 #include <regex>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -69,10 +70,48 @@ std::string ExpectedComm(const TraceDatFile& file, int32_t pid) {
   return comm.empty() ? "<...>" : std::string(comm);
 }
 
+// Comms trace-cmd learns while it reports: libtraceevent's sched plugin
+// registers prev_comm/next_comm of every sched_switch (and the comm of
+// wakeups) before the event is printed, so a pid the file saved no command
+// line for can still show a name.
+class LearnedComms {
+ public:
+  void Learn(const EventFormat& format, const CapturedRecord& r) {
+    LearnPair(format, r, "prev_pid", "prev_comm");
+    LearnPair(format, r, "next_pid", "next_comm");
+    if (format.name == "sched_waking" || format.name == "sched_wakeup") {
+      LearnPair(format, r, "pid", "comm");
+    }
+  }
+  // Empty when nothing was learned for `pid`.
+  std::string Find(int64_t pid) const {
+    auto it = comms_.find(pid);
+    return it == comms_.end() ? "" : it->second;
+  }
+
+ private:
+  void LearnPair(const EventFormat& format, const CapturedRecord& r,
+                 absl::string_view pid_field, absl::string_view comm_field) {
+    const FieldFormat* pid = format.FindField(pid_field);
+    const FieldFormat* comm = format.FindField(comm_field);
+    int64_t pid_value;
+    absl::string_view comm_value;
+    if (pid == nullptr || comm == nullptr ||
+        !FieldInteger(r.payload, *pid, &pid_value) ||
+        !FieldString(r.payload, *comm, &comm_value)) {
+      return;
+    }
+    comms_[pid_value] = std::string(comm_value);
+  }
+
+  absl::flat_hash_map<int64_t, std::string> comms_;
+};
+
 // The checks common to both renderings; timestamps to the precision the
 // report printed.
 absl::Status CompareCommon(const TraceDatFile& file, size_t index,
                            const CapturedRecord& r, const ReportLine& line,
+                           LearnedComms* learned,
                            const EventFormat** format_out) {
   if (r.cpu != line.cpu) {
     return Mismatch(index, line, "cpu", absl::StrCat(r.cpu),
@@ -103,8 +142,11 @@ absl::Status CompareCommon(const TraceDatFile& file, size_t index,
     return Mismatch(index, line, "pid", absl::StrCat(pid),
                     absl::StrCat(line.pid));
   }
+  learned->Learn(*format, r);
   const std::string comm = ExpectedComm(file, pid);
-  if (comm != line.comm) return Mismatch(index, line, "comm", comm, line.comm);
+  if (comm != line.comm && learned->Find(pid) != line.comm) {
+    return Mismatch(index, line, "comm", comm, line.comm);
+  }
   *format_out = format;
   return absl::OkStatus();
 }
@@ -244,12 +286,13 @@ absl::Status CompareWithReport(const TraceDatFile& file,
   // TraceDatFile does not load: the ip is then not compared).
   static const std::regex kPrint(
       R"(^(?:0x([0-9a-f]+)|[A-Za-z_][\w.]*): (.*)$)");
+  LearnedComms learned;
   return Walk(
       sink, lines,
       [&](size_t index, const CapturedRecord& r,
           const ReportLine& line) -> absl::Status {
         const EventFormat* format = nullptr;
-        RETURN_IF_ERROR(CompareCommon(file, index, r, line, &format));
+        RETURN_IF_ERROR(CompareCommon(file, index, r, line, &learned, &format));
         std::smatch m;
         if (format->FullName() == "sched/sched_switch") {
           if (!std::regex_match(line.info, m, kSwitch)) {
@@ -300,29 +343,31 @@ absl::Status CompareWithRawReport(const TraceDatFile& file,
                                   absl::string_view raw_report) {
   ASSIGN_OR_RETURN(std::vector<ReportLine> lines,
                    ParseTraceCmdReport(raw_report, BufferPrefix(file)));
-  return Walk(sink, lines,
-              [&](size_t index, const CapturedRecord& r,
-                  const ReportLine& line) -> absl::Status {
-                if (line.fraction_digits != 9) {
-                  return Mismatch(index, line, "timestamp precision", "9",
-                                  absl::StrCat(line.fraction_digits));
-                }
-                const EventFormat* format = nullptr;
-                RETURN_IF_ERROR(CompareCommon(file, index, r, line, &format));
-                std::vector<std::string> names;
-                std::vector<const FieldFormat*> fields;
-                for (const FieldFormat& f : format->fields) {
-                  if (f.is_common) continue;
-                  names.push_back(f.name);
-                  fields.push_back(&f);
-                }
-                ASSIGN_OR_RETURN(auto values, SplitRawFields(line.info, names));
-                for (size_t i = 0; i < fields.size(); ++i) {
-                  RETURN_IF_ERROR(CompareRawField(index, line, *fields[i], r,
-                                                  values[i].second));
-                }
-                return absl::OkStatus();
-              });
+  LearnedComms learned;
+  return Walk(
+      sink, lines,
+      [&](size_t index, const CapturedRecord& r,
+          const ReportLine& line) -> absl::Status {
+        if (line.fraction_digits != 9) {
+          return Mismatch(index, line, "timestamp precision", "9",
+                          absl::StrCat(line.fraction_digits));
+        }
+        const EventFormat* format = nullptr;
+        RETURN_IF_ERROR(CompareCommon(file, index, r, line, &learned, &format));
+        std::vector<std::string> names;
+        std::vector<const FieldFormat*> fields;
+        for (const FieldFormat& f : format->fields) {
+          if (f.is_common) continue;
+          names.push_back(f.name);
+          fields.push_back(&f);
+        }
+        ASSIGN_OR_RETURN(auto values, SplitRawFields(line.info, names));
+        for (size_t i = 0; i < fields.size(); ++i) {
+          RETURN_IF_ERROR(
+              CompareRawField(index, line, *fields[i], r, values[i].second));
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace ringwatch
