@@ -1,0 +1,251 @@
+"""The highest event rate ringwatchd keeps up with, with zero lost events.
+
+ringwatchd runs the default config (default buffer_size_kb) plus an
+aggregation counting getppid() calls (bench_getppid) while
+bench/daemon:syscall_load makes getppid() calls at rising rates. Around each
+step, `ringwatch status --json` gives the readers' lost events and overruns,
+/proc/PID/stat the daemon's CPU time, and bench_getppid's cumulative view the
+calls it counted. Then the same steps are recorded by
+`trace-cmd record` into an instance with the same events and buffer size.
+
+  bench/daemon/max_rate.sh [--seconds 3] [--rates 50000,100000,...,0]
+
+A rate of 0 runs the generator flat out; RATExT uses T threads (0x2: both
+CPUs flat out, leaving the readers no idle core).
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import time
+
+import benchlib as b
+import daemon_harness as h
+
+EVENTS = ["raw_syscalls:sys_enter", "sched:sched_switch", "sched:sched_waking",
+          "sched:sched_process_exec"]  # What the default config enables.
+
+
+def count_config(nr):
+  """The syscall-count aggregation added to the default config: every
+  getppid() call on the machine, in one row (syscall_counts' own top_n folds
+  rows, so it cannot give an exact figure)."""
+  return f"""
+aggregation {{
+  name: "bench_getppid"
+  event: "raw_syscalls/sys_enter"
+  filter: "id == {nr}"
+  window: "1s"
+}}
+"""
+
+
+def getppid_count(daemon):
+  r = daemon.cli("--json", "query", "bench_getppid", "--cumulative")
+  rows = json.loads(r.stdout)["result"].get("row", [])
+  return sum(int(row.get("count", "0")) for row in rows)
+
+
+def window_start(daemon):
+  r = daemon.cli("--json", "query", "bench_getppid")
+  if r.returncode != 0:
+    return 0
+  return int(json.loads(r.stdout)["result"].get("windowStartNs", "0"))
+
+
+def ringwatchd_steps(rates, seconds):
+  rows = []
+  nr = b.run_load(1000, 0.01)["nr"]  # SYS_getppid on this machine.
+  daemon = h.Daemon(b.default_config_body(count_config(nr)), tcp=False)
+  try:
+    daemon.start()
+    pid = daemon.proc.pid
+    if not h.eventually(lambda: window_start(daemon) > 0):
+      raise RuntimeError("no window closed:\n" + daemon.log())
+    # The machine's own background, for scale.
+    s0, cpu0, t0 = b.status_json(daemon), h.process_cpu_seconds(pid), b.mono_ns()
+    time.sleep(2)
+    s1, cpu1, t1 = b.status_json(daemon), h.process_cpu_seconds(pid), b.mono_ns()
+    wall = (t1 - t0) / 1e9
+    print(f"  {'idle':>10}  {0:>12}  "
+          f"{(b.totals(s1, 'events') - b.totals(s0, 'events')) / wall:>12,.0f}"
+          f"  {'':>8}  {'':>8}  {100 * (cpu1 - cpu0) / wall:>6.1f}%", flush=True)
+    for rate, threads in rates:
+      s0 = b.status_json(daemon)
+      n0 = getppid_count(daemon)
+      cpu0 = h.process_cpu_seconds(pid)
+      t0 = b.mono_ns()
+      load = b.run_load(rate, seconds, threads)
+      # Everything up to the end of the load read and folded: the window
+      # after it has closed.
+      if not h.eventually(
+          lambda: window_start(daemon) > load["end_ns"] + 1_000_000_000):
+        raise RuntimeError("windows stopped closing:\n" + daemon.log())
+      cpu1 = h.process_cpu_seconds(pid)
+      s1 = b.status_json(daemon)
+      wall = (b.mono_ns() - t0) / 1e9
+      counted = getppid_count(daemon) - n0
+      rows.append({
+          "target": rate,
+          "threads": threads,
+          "calls_per_s": load["rate"],
+          # Every event read from the step's start until it was drained,
+          # the machine's background included, per second of that time.
+          "events_per_s": (b.totals(s1, "events") - b.totals(s0, "events")) /
+                          wall,
+          "lost": b.totals(s1, "lostEvents") - b.totals(s0, "lostEvents"),
+          "overruns": b.totals(s1, "overruns") - b.totals(s0, "overruns"),
+          # CPU time from the step's start until drained, per second of
+          # load: the cost of keeping up with that rate.
+          "cpu_pct": 100 * (cpu1 - cpu0) / load["seconds"],
+          "calls": load["calls"],
+          "counted": counted,
+      })
+      print_ringwatchd_row(rows[-1])
+  finally:
+    daemon.stop()
+    daemon.kill()
+  return rows
+
+
+def step_name(rate, threads):
+  name = f"{rate:,}" if rate else "max"
+  return name if threads == 1 else f"{name} x{threads}"
+
+
+def print_ringwatchd_row(r):
+  target = step_name(r["target"], r["threads"])
+  print(f"  {target:>10}  {r['calls_per_s']:>12,.0f}  {r['events_per_s']:>12,.0f}"
+        f"  {r['lost']:>8}  {r['overruns']:>8}  {r['cpu_pct']:>6.1f}%"
+        f"  {r['counted']:>10,} / {r['calls']:<10,}", flush=True)
+
+
+def instance_loss(name):
+  """overrun + dropped events over the instance's per-CPU stats."""
+  total = 0
+  base = os.path.join(h.instance_path(name), "per_cpu")
+  for cpu in os.listdir(base):
+    with open(os.path.join(base, cpu, "stats")) as f:
+      for line in f:
+        key, _, value = line.partition(":")
+        if key.strip() in ("overrun", "dropped events"):
+          total += int(value)
+  return total
+
+
+def trace_cmd_steps(rates, seconds, buffer_kb, tmp):
+  rows = []
+  name = f"{os.environ['RW_INSTANCE_PREFIX']}_tracecmd"
+  out = os.path.join(tmp, "trace.dat")
+  for rate, threads in rates:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    events = sum((["-e", e] for e in EVENTS), [])
+    # -d -k: this kernel refuses the function tracer's files (FACTS.md).
+    tc = subprocess.Popen(
+        ["trace-cmd", "record", "-d", "-k", "-B", name, "-b", str(buffer_kb),
+         "-C", "mono", "--compression", "none"] + events + ["-o", out],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+      def recording():
+        try:
+          with open(os.path.join(h.instance_path(name), "tracing_on")) as f:
+            return f.read().strip() == "1"
+        except FileNotFoundError:
+          return False
+      if not h.eventually(recording):
+        raise RuntimeError("trace-cmd record did not start")
+      load_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+      load = b.run_load(rate, seconds, threads)
+      load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+      tc.send_signal(signal.SIGINT)
+      tc.communicate(timeout=120)
+      after = resource.getrusage(resource.RUSAGE_CHILDREN)
+      cpu = ((after.ru_utime + after.ru_stime - before.ru_utime -
+              before.ru_stime) -
+             (load_after.ru_utime + load_after.ru_stime - load_before.ru_utime -
+              load_before.ru_stime))
+      rows.append({
+          "target": rate,
+          "threads": threads,
+          "calls_per_s": load["rate"],
+          "lost": instance_loss(name),
+          "cpu_pct": 100 * cpu / load["seconds"],
+          "bytes": os.path.getsize(out),
+      })
+      r = rows[-1]
+      target = step_name(rate, threads)
+      print(f"  {target:>10}  {r['calls_per_s']:>12,.0f}  {r['lost']:>8}"
+            f"  {r['cpu_pct']:>6.1f}%  {r['bytes'] / 1e6:>8.1f} MB", flush=True)
+    finally:
+      if tc.poll() is None:
+        tc.kill()
+        tc.communicate()
+      if os.path.isdir(h.instance_path(name)):
+        os.rmdir(h.instance_path(name))
+      if os.path.exists(out):
+        os.remove(out)
+  return rows
+
+
+def highest_clean(rows):
+  clean = [r for r in rows if r["lost"] == 0 and r.get("overruns", 0) == 0]
+  return max(clean, key=lambda r: r["calls_per_s"]) if clean else None
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--seconds", type=float, default=3)
+  parser.add_argument("--rates",
+                      default="100000,200000,400000,600000,800000,1000000,0,"
+                      "0x2")
+  args = parser.parse_args()
+  # "RATE" or "RATExTHREADS"; 0 is flat out.
+  rates = [tuple(int(x) for x in (r + "x1").split("x")[:2])
+           for r in args.rates.split(",")]
+  buffer_kb = b.default_buffer_size_kb()
+  print(f"max_rate: {b.machine()}; default config, buffer_size_kb "
+        f"{buffer_kb}; getppid() load, {args.seconds:g} s per step")
+
+  print("\nringwatchd (default config + bench_getppid counting the calls)")
+  print(f"  {'target/s':>10}  {'calls/s':>12}  {'events/s':>12}"
+        f"  {'lost':>8}  {'overrun':>8}  {'CPU':>7}  counted / made")
+  ours = ringwatchd_steps(rates, args.seconds)
+
+  theirs = []
+  if shutil.which("trace-cmd") and not os.environ.get("NO_PEER"):
+    print("\ntrace-cmd record -d -k -B (same events, buffer, clock; "
+          "--compression none)")
+    print(f"  {'target/s':>10}  {'calls/s':>12}  {'lost':>8}  {'CPU':>7}"
+          f"  {'file':>11}")
+    try:
+      theirs = trace_cmd_steps(rates, args.seconds, buffer_kb,
+                               os.environ["TEST_TMPDIR"])
+    except (RuntimeError, subprocess.SubprocessError) as e:
+      print(f"  trace-cmd record could not run: {e}")
+  else:
+    print("\ntrace-cmd is not installed: no peer figures")
+
+  best = highest_clean(ours)
+  print()
+  if best:
+    print(f"ringwatchd: highest zero-loss step {best['calls_per_s']:,.0f} "
+          f"getppid() events/s at {best['cpu_pct']:.1f}% of one CPU")
+  else:
+    print("ringwatchd: lost events at every step")
+  peer = highest_clean(theirs)
+  if peer:
+    print(f"trace-cmd:  highest zero-loss step {peer['calls_per_s']:,.0f} "
+          f"getppid() events/s at {peer['cpu_pct']:.1f}% of one CPU")
+  for o, t in zip(ours, theirs):
+    if o["lost"] == 0 and t["lost"] == 0 and t["cpu_pct"] > 0:
+      target = step_name(o["target"], o["threads"])
+      print(f"  CPU ratio ringwatchd / trace-cmd at {target}: "
+            f"{o['cpu_pct'] / t['cpu_pct']:.2f}")
+
+
+if __name__ == "__main__":
+  main()
