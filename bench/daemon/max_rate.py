@@ -243,8 +243,17 @@ def main():
   for o, t in zip(ours, theirs):
     if o["lost"] == 0 and t["lost"] == 0 and t["cpu_pct"] > 0:
       target = step_name(o["target"], o["threads"])
-      print(f"  CPU ratio ringwatchd / trace-cmd at {target}: "
-            f"{o['cpu_pct'] / t['cpu_pct']:.2f}")
+      # CPU ns per generated event: fair where the rates differ (flat out).
+      ns = lambda r: r["cpu_pct"] / 100 * 1e9 / r["calls_per_s"]
+      line = (f"  at {target:>12}: CPU ratio ringwatchd / trace-cmd "
+              f"{o['cpu_pct'] / t['cpu_pct']:.2f}; CPU per event "
+              f"{ns(o):.0f} vs {ns(t):.0f} ns")
+      if o["target"] == 0:
+        # Flat out, the generator's own rate shows what each tool costs the
+        # traced workload.
+        line += (f"; generator rate ratio "
+                 f"{o['calls_per_s'] / t['calls_per_s']:.2f}")
+      print(line)
 
 
 if __name__ == "__main__":
