@@ -124,6 +124,14 @@ std::string DaemonBackend::StatusLine() {
       lost, origins_.size());
 }
 
+absl::Status DaemonBackend::SetQuietPids(const std::vector<pid_t>& pids) {
+  absl::MutexLock lock(&mu_);
+  if (pids == quiet_pids_) return absl::OkStatus();
+  RETURN_IF_ERROR(instance_->SetEventNotracePid(pids));
+  quiet_pids_ = pids;
+  return absl::OkStatus();
+}
+
 absl::Status DaemonBackend::EnableRequiredEventsLocked() {
   for (const std::string& event : engine_->RequiredEvents()) {
     RETURN_IF_ERROR(instance_->EnableEvent(event));
@@ -196,7 +204,11 @@ absl::StatusOr<v1::DaemonStatus> DaemonBackend::GetStatus() {
       cpu->set_mode(c.mapped ? v1::READ_MODE_MMAP : v1::READ_MODE_READ);
       cpu->set_events(c.events);
       cpu->set_bytes(c.bytes);
-      cpu->set_lost_events(c.lost);
+      // The counts stored on pages miss what the kernel overwrote without
+      // room to say so (lost_unknown); the meta page's overrun counts every
+      // overwritten event, so the larger of the two is the loss.
+      const uint64_t lost = std::max(c.lost, c.overrun);
+      cpu->set_lost_events(lost);
       cpu->set_overruns(c.overrun);
       cpu->set_decode_errors(c.decode_errors);
       if (i < latest_sample_.size() && i < previous_sample_.size()) {
@@ -209,7 +221,7 @@ absl::StatusOr<v1::DaemonStatus> DaemonBackend::GetStatus() {
       }
       totals->set_events(totals->events() + c.events);
       totals->set_bytes(totals->bytes() + c.bytes);
-      totals->set_lost_events(totals->lost_events() + c.lost);
+      totals->set_lost_events(totals->lost_events() + lost);
       totals->set_overruns(totals->overruns() + c.overrun);
       totals->set_decode_errors(totals->decode_errors() + c.decode_errors);
       totals->set_events_per_second(totals->events_per_second() +
@@ -223,6 +235,7 @@ absl::StatusOr<v1::DaemonStatus> DaemonBackend::GetStatus() {
     stats->set_name(absl::StrCat("aggregations/", aggregation.name()));
     *stats->mutable_counters() = aggregation.counters();
     stats->set_pending_starts(aggregation.pending_starts());
+    FillResultFigures(aggregation.name(), stats);
   }
   *status.mutable_engine() = std::move(engine_stats);
   return status;
@@ -251,6 +264,24 @@ absl::StatusOr<std::vector<v1::EventDescriptor>> DaemonBackend::ListEvents() {
   return events;
 }
 
+void DaemonBackend::FillResultFigures(const std::string& name,
+                                      v1::AggregationStats* stats) const {
+  // Status and listings are rare next to events: asking the engine for the
+  // two views (one row each) is cheap enough and keeps one source of truth.
+  agg::QueryRequest request;
+  request.name = name;
+  request.top_n = 1;
+  request.cumulative = true;
+  absl::StatusOr<v1::AggregationResult> cumulative = engine_->Query(request);
+  if (cumulative.ok()) {
+    stats->set_windows(cumulative->windows());
+    stats->set_distinct_keys(cumulative->distinct_keys());
+  }
+  request.cumulative = false;
+  absl::StatusOr<v1::AggregationResult> latest = engine_->Query(request);
+  if (latest.ok()) stats->set_last_window_end_ns(latest->window_end_ns());
+}
+
 v1::AggregationInfo DaemonBackend::InfoLocked(const v1::Aggregation& spec,
                                               const v1::EngineStats& stats) {
   v1::AggregationInfo info;
@@ -263,6 +294,7 @@ v1::AggregationInfo DaemonBackend::InfoLocked(const v1::Aggregation& spec,
   }
   v1::AggregationStats* out = info.mutable_stats();
   out->set_name(info.name());
+  FillResultFigures(spec.name(), out);
   for (const auto& aggregation : stats.aggregation()) {
     if (aggregation.name() != spec.name()) continue;
     *out->mutable_counters() = aggregation.counters();

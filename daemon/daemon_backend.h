@@ -49,6 +49,10 @@ class DaemonBackend : public Backend {
   // Samples the readers' counters for the rates in GetStatus; the daemon
   // calls it about once a second.
   void Tick();
+  // Keeps events of these tasks (the daemon's own threads) out of the
+  // instance; writes only when the set changed.
+  absl::Status SetQuietPids(const std::vector<pid_t>& pids);
+
   // One line for systemd's STATUS=.
   std::string StatusLine();
 
@@ -87,6 +91,9 @@ class DaemonBackend : public Backend {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Enables in the instance every event the engine now needs.
   absl::Status EnableRequiredEventsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // windows, distinct_keys and last_window_end_ns, from the engine.
+  void FillResultFigures(const std::string& name,
+                         v1::AggregationStats* stats) const;
   void PublishWindow(const v1::AggregationResult& result);
   void NotifyDeleted(absl::string_view id);
 
@@ -106,6 +113,7 @@ class DaemonBackend : public Backend {
   Instance* instance_ ABSL_GUARDED_BY(mu_);  // Instance is single-threaded.
   ReaderPool* pool_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<std::string, Origin> origins_ ABSL_GUARDED_BY(mu_);
+  std::vector<pid_t> quiet_pids_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::shared_ptr<EventTap>> tap_handles_
       ABSL_GUARDED_BY(mu_);
   uint64_t next_tap_ ABSL_GUARDED_BY(mu_) = 1;

@@ -2,11 +2,14 @@
 // serves the results over gRPC.
 //
 //   ringwatchd [--config FILE]      (built-in defaults without --config)
+#include <dirent.h>
 #include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,6 +88,20 @@ absl::StatusOr<v1::Config> LoadConfig(const EventCatalog& catalog) {
   return agg::WithDefaults(config);
 }
 
+// Every thread of this process, sorted (from /proc/self/task).
+std::vector<pid_t> OwnThreadIds() {
+  std::vector<pid_t> ids;
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return {::getpid()};
+  while (dirent* entry = ::readdir(dir)) {
+    pid_t id = static_cast<pid_t>(std::atoi(entry->d_name));
+    if (id > 0) ids.push_back(id);
+  }
+  ::closedir(dir);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 std::string KernelRelease() {
   struct utsname name;
   if (::uname(&name) != 0) return "";
@@ -107,6 +124,9 @@ absl::StatusOr<std::unique_ptr<Instance>> CreateFreshInstance(
 
 absl::Status SetUpInstance(Instance& instance, const v1::Config& config,
                            const agg::Engine& engine) {
+  // Off until the daemon's own threads are excluded (a new instance
+  // records from the start).
+  RETURN_IF_ERROR(instance.SetTracingOn(false));
   if (config.buffer_size_kb() > 0) {
     RETURN_IF_ERROR(instance.SetBufferSizeKb(config.buffer_size_kb()));
   }
@@ -207,12 +227,9 @@ int Run() {
 
   status = (*engine)->Start();
   if (status.ok()) status = (*pool)->Start();
-  if (status.ok()) {
-    // The readers' own syscalls must not feed their rings (FACTS.md).
-    std::vector<pid_t> quiet = (*pool)->ThreadIds();
-    quiet.push_back(::getpid());
-    status = (*instance)->SetEventNotracePid(quiet);
-  }
+  // The daemon's own syscalls must not feed its rings (FACTS.md): every
+  // thread, readers first, and gRPC's as they come (refreshed each tick).
+  if (status.ok()) status = backend.SetQuietPids(OwnThreadIds());
   if (status.ok()) status = (*instance)->SetTracingOn(true);
   if (!status.ok()) return Fail(status);
 
@@ -267,6 +284,8 @@ int Run() {
     if (!received.ok()) return Fail(received.status());
     backend.Tick();
     notifier.Status(backend.StatusLine()).IgnoreError();
+    absl::Status quiet = backend.SetQuietPids(OwnThreadIds());
+    if (!quiet.ok()) LogError(quiet.ToString());
     if (!received->has_value()) continue;
     const int signal = (*received)->signo;
     if (signal == SIGHUP) {
