@@ -45,8 +45,8 @@ absl::Status WriteStringToFile(const std::string& path,
     return PathError(errno, absl::StrCat("write '", contents, "' to"), path);
   }
   if (static_cast<size_t>(n) != contents.size()) {
-    return absl::DataLossError(
-        absl::StrCat("short write to ", path, ": ", n, " of ", contents.size()));
+    return absl::DataLossError(absl::StrCat("short write to ", path, ": ", n,
+                                            " of ", contents.size()));
   }
   return absl::OkStatus();
 }

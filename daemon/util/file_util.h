@@ -20,8 +20,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // Writes `contents` to an existing file with one write() (as tracefs wants),
 // truncating it unless `append`.
 absl::Status WriteStringToFile(const std::string& path,
-                               absl::string_view contents,
-                               bool append = false);
+                               absl::string_view contents, bool append = false);
 
 bool PathExists(const std::string& path);
 

@@ -9,10 +9,10 @@
 #define RW_CONCAT_(a, b) RW_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                        \
-  do {                                               \
-    ::absl::Status rw_status_ = (expr);              \
-    if (!rw_status_.ok()) return rw_status_;         \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status rw_status_ = (expr);      \
+    if (!rw_status_.ok()) return rw_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, Foo());` declares x from an absl::StatusOr, or
