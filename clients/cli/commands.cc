@@ -332,28 +332,44 @@ absl::Status Cli::Tail(const std::vector<std::string>& globs) {
 absl::Status Cli::Create(const std::string& file) {
   absl::StatusOr<std::string> text = ReadFileToString(file);
   if (!text.ok()) return text.status();
-  v1::CreateAggregationRequest request;
+  // One Aggregation, or a config file (such as config/presets/*.textproto)
+  // whose aggregation { ... } blocks are created in order.
+  std::vector<v1::Aggregation> aggregations(1);
   google::protobuf::TextFormat::Parser parser;
   ParseErrors errors(file);
   parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(*text, request.mutable_aggregation())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        errors.Text(),
-        "\n(the file holds one Aggregation in protobuf text format, as in the "
-        "config file's aggregation { ... } blocks)"));
+  if (!parser.ParseFromString(*text, &aggregations[0])) {
+    v1::Config config;
+    google::protobuf::TextFormat::Parser config_parser;
+    ParseErrors config_errors(file);
+    config_parser.RecordErrorsTo(&config_errors);
+    if (!config_parser.ParseFromString(*text, &config) ||
+        config.aggregation().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          errors.Text(),
+          "\n(the file holds one Aggregation in protobuf text format, as in "
+          "the config file's aggregation { ... } blocks, or a config file "
+          "with aggregation blocks)"));
+    }
+    aggregations.assign(config.aggregation().begin(),
+                        config.aggregation().end());
   }
-  request.set_validate_only(options_.validate_only);
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
-  v1::AggregationInfo info;
-  grpc::Status s = stub_->CreateAggregation(&ctx, request, &info);
-  if (!s.ok()) return CallError(s);
-  if (options_.json) {
-    PrintJson(info, false);
-  } else if (options_.validate_only) {
-    *out_ << file << ": valid\n";
-  } else {
-    *out_ << "created " << info.name() << "\n";
+  for (const v1::Aggregation& aggregation : aggregations) {
+    v1::CreateAggregationRequest request;
+    *request.mutable_aggregation() = aggregation;
+    request.set_validate_only(options_.validate_only);
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    v1::AggregationInfo info;
+    grpc::Status s = stub_->CreateAggregation(&ctx, request, &info);
+    if (!s.ok()) return CallError(s);
+    if (options_.json) {
+      PrintJson(info, false);
+    } else if (options_.validate_only) {
+      *out_ << file << ": valid\n";
+    } else {
+      *out_ << "created " << info.name() << "\n";
+    }
   }
   return absl::OkStatus();
 }

@@ -136,6 +136,17 @@ TEST_F(CommandsTest, AggsQueryCreateDelete) {
             "error: aggregation 'opens' not found; known: syscalls");
 }
 
+TEST_F(CommandsTest, CreateTakesAConfigFileWithSeveralAggregations) {
+  std::string file = WriteFile(
+      "aggregation { name: \"a1\" event: \"raw_syscalls/sys_enter\" "
+      "key: \"id\" }\n"
+      "aggregation { name: \"a2\" event: \"raw_syscalls/sys_enter\" "
+      "key: \"id\" }\n");
+  EXPECT_EQ(Run({"create", file}),
+            "created aggregations/a1\ncreated aggregations/a2\n");
+  EXPECT_THAT(Run({"aggs"}), HasSubstr("a2"));
+}
+
 TEST_F(CommandsTest, CreateReportsParseAndValidationErrors) {
   std::string file = WriteFile("name: \"x\"\nevnt: \"sched/sched_switch\"\n");
   EXPECT_THAT(Run({"create", file}), StartsWith("error: " + file + ":2:5: "));
