@@ -389,27 +389,23 @@ void DaemonBackend::RemoveWindowListener(uint64_t handle) {
   listeners_.erase(handle);
 }
 
+std::vector<std::shared_ptr<WindowListener>> DaemonBackend::Listeners() {
+  // A copy, so listeners are called without holding the lock.
+  absl::MutexLock lock(&listeners_mu_);
+  std::vector<std::shared_ptr<WindowListener>> listeners;
+  for (const auto& [handle, listener] : listeners_) {
+    listeners.push_back(listener);
+  }
+  return listeners;
+}
+
 void DaemonBackend::PublishWindow(const v1::AggregationResult& result) {
   auto window = std::make_shared<const v1::AggregationResult>(result);
-  std::vector<std::shared_ptr<WindowListener>> listeners;
-  {
-    absl::MutexLock lock(&listeners_mu_);
-    for (const auto& [handle, listener] : listeners_) {
-      listeners.push_back(listener);
-    }
-  }
-  for (const auto& listener : listeners) listener->OnWindowClosed(window);
+  for (const auto& listener : Listeners()) listener->OnWindowClosed(window);
 }
 
 void DaemonBackend::NotifyDeleted(absl::string_view id) {
-  std::vector<std::shared_ptr<WindowListener>> listeners;
-  {
-    absl::MutexLock lock(&listeners_mu_);
-    for (const auto& [handle, listener] : listeners_) {
-      listeners.push_back(listener);
-    }
-  }
-  for (const auto& listener : listeners) listener->OnAggregationDeleted(id);
+  for (const auto& listener : Listeners()) listener->OnAggregationDeleted(id);
 }
 
 absl::StatusOr<uint64_t> DaemonBackend::AddEventTap(
@@ -417,19 +413,19 @@ absl::StatusOr<uint64_t> DaemonBackend::AddEventTap(
   absl::MutexLock lock(&mu_);
   uint64_t handle = next_tap_++;
   tap_handles_[handle] = std::move(tap);
-  auto taps = std::make_shared<TapList>();
-  for (const auto& [h, t] : tap_handles_) taps->push_back(t);
-  std::atomic_store(&taps_, std::shared_ptr<const TapList>(std::move(taps)));
-  tap_count_.store(static_cast<uint32_t>(tap_handles_.size()),
-                   std::memory_order_relaxed);
+  PublishTapsLocked();
   return handle;
 }
 
 void DaemonBackend::RemoveEventTap(uint64_t handle) {
   absl::MutexLock lock(&mu_);
   tap_handles_.erase(handle);
+  PublishTapsLocked();
+}
+
+void DaemonBackend::PublishTapsLocked() {
   auto taps = std::make_shared<TapList>();
-  for (const auto& [h, t] : tap_handles_) taps->push_back(t);
+  for (const auto& [handle, tap] : tap_handles_) taps->push_back(tap);
   std::atomic_store(&taps_, std::shared_ptr<const TapList>(std::move(taps)));
   tap_count_.store(static_cast<uint32_t>(tap_handles_.size()),
                    std::memory_order_relaxed);

@@ -94,7 +94,10 @@ class DaemonBackend : public Backend {
   // windows, distinct_keys and last_window_end_ns, from the engine.
   void FillResultFigures(const std::string& name,
                          v1::AggregationStats* stats) const;
+  std::vector<std::shared_ptr<WindowListener>> Listeners();
   void PublishWindow(const v1::AggregationResult& result);
+  // Swaps in the readers' copy of tap_handles_.
+  void PublishTapsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyDeleted(absl::string_view id);
 
   const DaemonInfo info_;
