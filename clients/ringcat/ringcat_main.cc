@@ -69,6 +69,16 @@ bool WriteStdout(absl::string_view text) {
   return true;
 }
 
+// One stderr line for a loss the kernel reported.
+std::string LossLine(const LossReport& loss) {
+  if (loss.unknown) {
+    return absl::StrCat("cpu ", loss.cpu,
+                        ": the kernel dropped events (count not stored)\n");
+  }
+  return absl::StrCat("cpu ", loss.cpu, ": ", loss.count,
+                      " events lost before ts ", loss.timestamp, "\n");
+}
+
 // Formats the records of one CPU on its reader thread into a buffer that the
 // main thread flushes to stdout, so output is written in large blocks and the
 // readers never wait on the terminal.
@@ -83,14 +93,7 @@ class PrintingSink : public RecordSink {
   }
   void OnLoss(const LossReport& loss) override {
     absl::MutexLock lock(&mu_);
-    ++loss_reports_;
-    if (loss.unknown) {
-      absl::StrAppend(&lost_note_, "cpu ", loss.cpu,
-                      ": the kernel dropped events (count not stored)\n");
-    } else {
-      absl::StrAppend(&lost_note_, "cpu ", loss.cpu, ": ", loss.count,
-                      " events lost before ts ", loss.timestamp, "\n");
-    }
+    lost_note_ += LossLine(loss);
   }
 
   // Moves what is pending to `out`; loss notes go to stderr at once.
@@ -119,7 +122,6 @@ class PrintingSink : public RecordSink {
   EventPrinter printer_ ABSL_GUARDED_BY(mu_);
   std::string pending_ ABSL_GUARDED_BY(mu_);
   std::string lost_note_ ABSL_GUARDED_BY(mu_);
-  uint64_t loss_reports_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Per-CPU tallies for records decoded from a trace.dat file.
@@ -136,9 +138,7 @@ class CountingPrintingSink : public RecordSink {
     if (pending_.size() > (1 << 16)) Flush();
   }
   void OnLoss(const LossReport& loss) override {
-    std::fprintf(
-        stderr, "cpu %u: %s events lost\n", loss.cpu,
-        loss.unknown ? "unknown number of" : absl::StrCat(loss.count).c_str());
+    std::fputs(LossLine(loss).c_str(), stderr);
   }
   bool Flush() {
     bool ok = stdout_open_ && WriteStdout(pending_);
@@ -149,7 +149,6 @@ class CountingPrintingSink : public RecordSink {
   const std::vector<uint64_t>& per_cpu_events() const {
     return per_cpu_events_;
   }
-  const EventPrinter& printer() const { return printer_; }
 
  private:
   EventPrinter printer_;
