@@ -50,17 +50,22 @@ check() {  # check NAME EXPECTED_SUBSTRING OUTPUT
 }
 # Starts the server on a free loopback port; sets $port.
 start() {
+  local log="server.$#.log"
+  # Create the log here: the background job opens it only once it is
+  # scheduled, and reading it before then must not end the test.
+  : >"$log"
   "$server" --tcp=127.0.0.1:0 --window_ms=0 --events_per_second=0 "$@" \
-    >"server.$#.log" 2>&1 &
+    >>"$log" 2>&1 &
   pids+=($!)
   port=""
-  for _ in $(seq 1 2000); do
+  local deadline=$((SECONDS + 60))
+  while ((SECONDS < deadline)); do
     port="$(sed -n 's/.*serving on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-      "server.$#.log")"
+      "$log" 2>/dev/null || true)"
     [[ -n "$port" ]] && return 0
     sleep 0.01
   done
-  echo "server did not start:"; cat "server.$#.log"; exit 1
+  echo "server did not start:"; cat "$log"; exit 1
 }
 
 start --tls_cert=server.pem --tls_key=server.key
