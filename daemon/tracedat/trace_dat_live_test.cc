@@ -81,9 +81,10 @@ TEST(TraceDatLiveTest, TraceCmdExtractDecodesLikeItsReport) {
   if (trace_cmd.empty()) GTEST_SKIP() << "no trace-cmd binary on PATH";
   RW_LIVE_INSTANCE_OR_SKIP(live, "tracedat");
   const std::string name = live->name();
-  // Small rings keep the files small; overruns, if any, must show up as the
-  // same loss lines in both.
-  ASSERT_TRUE(live->SetBufferSizeKb(256).ok());
+  // Only this test's process tree is traced, so builds and tests running
+  // beside it cannot overrun the rings and overwrite the markers.
+  ASSERT_TRUE(live->SetEventPid({getpid()}, /*follow_forks=*/true).ok());
+  ASSERT_TRUE(live->SetBufferSizeKb(1024).ok());
   ASSERT_TRUE(live->EnableEvent("sched/sched_switch").ok());
   ASSERT_TRUE(live->EnableEvent("sched/sched_waking").ok());
   ASSERT_TRUE(live->SetTracingOn(true).ok());

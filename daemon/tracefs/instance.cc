@@ -376,16 +376,19 @@ absl::StatusOr<bool> Instance::TracingOn() const {
   return absl::StripAsciiWhitespace(*text) == "1";
 }
 
-absl::Status Instance::SetEventNotracePid(const std::vector<pid_t>& pids) {
+absl::Status Instance::SetEventPid(const std::vector<pid_t>& pids,
+                                   bool follow_forks) {
   for (pid_t pid : pids) {
     if (pid <= 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("invalid pid ", pid, " for set_event_notrace_pid"));
+          absl::StrCat("invalid pid ", pid, " for set_event_pid"));
     }
   }
-  // Opening with O_TRUNC clears the list; the write then sets it.
-  return WriteControl("set_event_notrace_pid", absl::StrJoin(pids, " "),
-                      "set event notrace pids");
+  absl::Status fork_status = WriteControl(
+      "options/event-fork", follow_forks ? "1" : "0", "set event-fork");
+  if (!fork_status.ok()) return fork_status;
+  return WriteControl("set_event_pid", absl::StrJoin(pids, " "),
+                      "set event pids");
 }
 
 absl::Status Instance::WriteMarker(absl::string_view text) {

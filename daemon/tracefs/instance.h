@@ -76,9 +76,10 @@ class Instance {
   absl::Status SetBufferPercent(uint32_t percent);
   absl::Status SetTracingOn(bool on);
   absl::StatusOr<bool> TracingOn() const;
-  // Replaces set_event_notrace_pid: events of these pids are not recorded
-  // (keeps a reader's own syscalls out). Empty clears it.
-  absl::Status SetEventNotracePid(const std::vector<pid_t>& pids);
+  // Replaces set_event_pid: only events of these pids are recorded (for
+  // sched_switch, either side); with `follow_forks` their children join the
+  // list (options/event-fork). Empty clears it.
+  absl::Status SetEventPid(const std::vector<pid_t>& pids, bool follow_forks);
   // Writes `text` to trace_marker (an ftrace/print event in this instance).
   absl::Status WriteMarker(absl::string_view text);
   // Empties the instance's ring buffers.
