@@ -124,14 +124,6 @@ std::string DaemonBackend::StatusLine() {
       lost, origins_.size());
 }
 
-absl::Status DaemonBackend::SetQuietPids(const std::vector<pid_t>& pids) {
-  absl::MutexLock lock(&mu_);
-  if (pids == quiet_pids_) return absl::OkStatus();
-  RETURN_IF_ERROR(instance_->SetEventNotracePid(pids));
-  quiet_pids_ = pids;
-  return absl::OkStatus();
-}
-
 absl::Status DaemonBackend::EnableRequiredEventsLocked() {
   for (const std::string& event : engine_->RequiredEvents()) {
     RETURN_IF_ERROR(instance_->EnableEvent(event));

@@ -49,10 +49,6 @@ class DaemonBackend : public Backend {
   // Samples the readers' counters for the rates in GetStatus; the daemon
   // calls it about once a second.
   void Tick();
-  // Keeps events of these tasks (the daemon's own threads) out of the
-  // instance; writes only when the set changed.
-  absl::Status SetQuietPids(const std::vector<pid_t>& pids);
-
   // One line for systemd's STATUS=.
   std::string StatusLine();
 
@@ -116,7 +112,6 @@ class DaemonBackend : public Backend {
   Instance* instance_ ABSL_GUARDED_BY(mu_);  // Instance is single-threaded.
   ReaderPool* pool_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<std::string, Origin> origins_ ABSL_GUARDED_BY(mu_);
-  std::vector<pid_t> quiet_pids_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::shared_ptr<EventTap>> tap_handles_
       ABSL_GUARDED_BY(mu_);
   uint64_t next_tap_ ABSL_GUARDED_BY(mu_) = 1;

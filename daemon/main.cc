@@ -2,7 +2,6 @@
 // serves the results over gRPC.
 //
 //   ringwatchd [--config FILE]      (built-in defaults without --config)
-#include <dirent.h>
 #include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "daemon/agg/agg_spec.h"
 #include "daemon/agg/config_loader.h"
 #include "daemon/agg/engine.h"
 #include "daemon/daemon_backend.h"
@@ -86,20 +86,6 @@ absl::StatusOr<v1::Config> LoadConfig(const EventCatalog& catalog) {
     config.mutable_listen()->set_tcp_address(absl::GetFlag(FLAGS_tcp_address));
   }
   return agg::WithDefaults(config);
-}
-
-// Every thread of this process, sorted (from /proc/self/task).
-std::vector<pid_t> OwnThreadIds() {
-  std::vector<pid_t> ids;
-  DIR* dir = ::opendir("/proc/self/task");
-  if (dir == nullptr) return {::getpid()};
-  while (dirent* entry = ::readdir(dir)) {
-    pid_t id = static_cast<pid_t>(std::atoi(entry->d_name));
-    if (id > 0) ids.push_back(id);
-  }
-  ::closedir(dir);
-  std::sort(ids.begin(), ids.end());
-  return ids;
 }
 
 std::string KernelRelease() {
@@ -218,8 +204,11 @@ int Run() {
   ReaderPoolOptions pool_options;
   pool_options.threads = static_cast<int>(config->reader_threads());
   // Bounded staleness for windows on quiet CPUs, and a heartbeat for the
-  // watchdog.
-  pool_options.tick = absl::Milliseconds(200);
+  // watchdog. Validated with the config.
+  absl::StatusOr<uint64_t> tick_ns =
+      agg::ParseDurationNs(config->reader_tick(), 1000000, 5000000000ull);
+  if (!tick_ns.ok()) return Fail(tick_ns.status());
+  pool_options.tick = absl::Nanoseconds(*tick_ns);
   auto pool = ReaderPool::Create(std::move(*rings), backend.ReaderSinks(*cpus),
                                  pool_options);
   if (!pool.ok()) return Fail(pool.status());
@@ -227,9 +216,10 @@ int Run() {
 
   status = (*engine)->Start();
   if (status.ok()) status = (*pool)->Start();
-  // The daemon's own syscalls must not feed its rings (FACTS.md): every
-  // thread, readers first, and gRPC's as they come (refreshed each tick).
-  if (status.ok()) status = backend.SetQuietPids(OwnThreadIds());
+  // The daemon's own events are traced like any task's: the kernel's pid
+  // filter (set_event_notrace_pid) drops other tasks' events unseen too
+  // (docs/architecture.md), and an uncounted loss is worse than our own
+  // ioctls showing up.
   if (status.ok()) status = (*instance)->SetTracingOn(true);
   if (!status.ok()) return Fail(status);
 
@@ -269,10 +259,14 @@ int Run() {
   notifier.Ready().IgnoreError();
   notifier.Status(backend.StatusLine()).IgnoreError();
   ReaderPool* readers = pool->get();
+  // A reader goes round its loop at least once per tick.
+  const absl::Duration stalled_after =
+      std::max(absl::Seconds(5), 3 * pool_options.tick);
   auto petter = WatchdogPetter::Start(
-      &notifier, notifier.WatchdogInterval(), [readers]() -> absl::Status {
+      &notifier, notifier.WatchdogInterval(),
+      [readers, stalled_after]() -> absl::Status {
         absl::Duration since = readers->LongestSinceHeartbeat();
-        if (since > absl::Seconds(5)) {
+        if (since > stalled_after) {
           return absl::UnavailableError(absl::StrCat(
               "a reader thread has not run for ", absl::FormatDuration(since)));
         }
@@ -284,8 +278,6 @@ int Run() {
     if (!received.ok()) return Fail(received.status());
     backend.Tick();
     notifier.Status(backend.StatusLine()).IgnoreError();
-    absl::Status quiet = backend.SetQuietPids(OwnThreadIds());
-    if (!quiet.ok()) LogError(quiet.ToString());
     if (!received->has_value()) continue;
     const int signal = (*received)->signo;
     if (signal == SIGHUP) {

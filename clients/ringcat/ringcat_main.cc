@@ -276,10 +276,9 @@ int ReadLive(OutputFormat format, RingMode ring_mode) {
       absl::Status status = instance->EnableEvent(event);
       if (!status.ok()) return Fail(status);
     }
-    // Our own syscalls must not feed the rings we read (FACTS.md).
-    absl::Status status = instance->SetEventNotracePid({::getpid()});
-    if (!status.ok()) return Fail(status);
-    status = instance->SetTracingOn(true);
+    // Our own events are not filtered out: the kernel's pid filter drops
+    // other tasks' events unseen too (docs/architecture.md).
+    absl::Status status = instance->SetTracingOn(true);
     if (!status.ok()) return Fail(status);
   }
 

@@ -111,7 +111,20 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
   if (config.buffer_percent() > 100) {
     add({{"buffer_percent", -1}},
         absl::StrCat("buffer_percent ", config.buffer_percent(),
-                     " is not a percentage (0..100)"));
+                     " is not a percentage (1..100)"));
+  } else if (config.has_buffer_percent() && config.buffer_percent() == 0) {
+    add({{"buffer_percent", -1}},
+        "buffer_percent 0 wakes a reader on every event, and its own "
+        "syscalls and context switches are events: it would wake itself "
+        "forever. Use 1..100, and a shorter reader_tick for lower latency");
+  }
+  if (!config.reader_tick().empty()) {
+    absl::StatusOr<uint64_t> ns =
+        ParseDurationNs(config.reader_tick(), 1000000, 5000000000ull);
+    if (!ns.ok()) {
+      add({{"reader_tick", -1}},
+          absl::StrCat("bad reader_tick: ", ns.status().message()));
+    }
   }
   if (config.buffer_size_kb() > (1u << 22)) {
     add({{"buffer_size_kb", -1}},
@@ -304,6 +317,7 @@ absl::Status ValidateAggregation(const v1::Aggregation& aggregation,
 v1::Config WithDefaults(const v1::Config& in) {
   v1::Config c = in;
   if (c.buffer_size_kb() == 0) c.set_buffer_size_kb(4096);
+  if (!c.has_buffer_percent()) c.set_buffer_percent(50);
   if (c.trace_clock().empty()) c.set_trace_clock("mono");
   if (c.instance().empty()) c.set_instance("ringwatch");
   if (c.listen().unix_socket().empty()) {
@@ -313,6 +327,7 @@ v1::Config WithDefaults(const v1::Config& in) {
     c.mutable_limits()->set_max_subscribers(64);
   if (c.limits().queue_depth() == 0) c.mutable_limits()->set_queue_depth(64);
   if (c.idle_grace().empty()) c.set_idle_grace("500ms");
+  if (c.reader_tick().empty()) c.set_reader_tick("200ms");
   if (c.flush_interval().empty()) c.set_flush_interval("1s");
   return c;
 }

@@ -239,7 +239,12 @@ TEST_F(ConfigLoaderTest, SettingsErrors) {
                 "'sched/sched_wakep'; did you mean sched/sched_wakeup"));
   EXPECT_EQ(Error("buffer_percent: 150\n"),
             "cfg.textproto:1:1: buffer_percent: buffer_percent 150 is not a "
-            "percentage (0..100)");
+            "percentage (1..100)");
+  EXPECT_THAT(Error("buffer_percent: 0\n"),
+              HasSubstr("cfg.textproto:1:1: buffer_percent: buffer_percent 0 "
+                        "wakes a reader on every event"));
+  EXPECT_THAT(Error("reader_tick: \"10s\"\n"),
+              HasSubstr("cfg.textproto:1:1: reader_tick: bad reader_tick: "));
   EXPECT_THAT(Error("trace_clock: \"monotonic\"\n"),
               HasSubstr("cfg.textproto:1:1: trace_clock: unknown trace clock "
                         "\"monotonic\"; one of local, global"));
@@ -310,6 +315,11 @@ TEST_F(ConfigLoaderTest, DefaultsFillUnsetFields) {
   EXPECT_EQ(c.instance(), "ringwatch");
   EXPECT_EQ(c.listen().unix_socket(), "/run/ringwatch/ringwatch.sock");
   EXPECT_EQ(c.buffer_size_kb(), 4096u);
+  EXPECT_EQ(c.buffer_percent(), 50u);
+  EXPECT_EQ(c.reader_tick(), "200ms");
+  v1::Config set;
+  set.set_buffer_percent(7);
+  EXPECT_EQ(WithDefaults(set).buffer_percent(), 7u);
 }
 
 }  // namespace

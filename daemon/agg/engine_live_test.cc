@@ -144,8 +144,6 @@ class LivePipeline {
     if (!pool.ok()) return false;
     pool_ = *std::move(pool);
     EXPECT_TRUE(pool_->Start().ok());
-    // The readers' own syscalls must not feed the rings they read.
-    EXPECT_TRUE(instance->SetEventNotracePid(pool_->ThreadIds()).ok());
     EXPECT_TRUE(engine_->Start().ok());
     return instance->SetTracingOn(true).ok();
   }

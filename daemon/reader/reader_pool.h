@@ -64,8 +64,7 @@ class ReaderPool {
   RingCounters Total() const;
 
   // Kernel thread ids of the running reader threads (valid between Start
-  // and Stop), for set_event_notrace_pid: a reader's own syscalls must not
-  // feed the rings it reads.
+  // and Stop).
   std::vector<pid_t> ThreadIds() const;
 
   // How long ago the least recently active reader thread last went round

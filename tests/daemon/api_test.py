@@ -21,6 +21,7 @@ from proto.ringwatch.v1 import ringwatch_pb2_grpc as pb_grpc
 
 WINDOW_NS = 250_000_000
 CONFIG = """
+buffer_size_kb: 16384
 limits { max_subscribers: 16 }
 aggregation {
   name: "api_win"
@@ -228,13 +229,33 @@ class ApiTest(unittest.TestCase):
     self.assertTrue(h.eventually(lambda: self.subscribers() == 0))
 
   def test_exact_getppid_count_for_one_pid(self):
+    # An exact count needs a run in which the kernel lost nothing anywhere
+    # (loss is per ring, not per pid). Builds and tests sharing the machine
+    # can starve the readers, so a run with loss is reported and repeated.
+    attempts = []
+    for attempt in range(3):
+      result = self.count_getppid_calls(attempt)
+      attempts.append(result)
+      if result["lost"] == (0, 0):
+        break
+      print(f"attempt {attempt}: the kernel lost events "
+            f"(lost_events, overruns) = {result['lost']}; repeating",
+            file=sys.stderr)
+    else:
+      self.fail(f"the kernel lost events in every attempt: {attempts}")
+    self.assertEqual(result["counted"], result["made"], result)
+    self.assertEqual(result["late_events"], 0, result)
+
+  def count_getppid_calls(self, attempt):
+    """Runs the helper once under its own aggregation; returns what it made,
+    what the daemon counted, and the loss (deltas) seen meanwhile."""
     k = 20000
     helper = subprocess.Popen([os.environ["GETPPID_LOOP"], str(k)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     try:
       _, pid, _, nr = helper.stdout.readline().split()
-      name = f"getppid_{pid}"
+      name = f"getppid_{pid}_{attempt}"
       spec = cfg.Aggregation(name=name, event="raw_syscalls/sys_enter",
                              filter=f"common_pid == {pid}", key=["id"],
                              window="250ms")
@@ -268,13 +289,18 @@ class ApiTest(unittest.TestCase):
     # lost_events alone undercounts (pages without a stored count): the
     # kernel's overrun counter must not have moved either.
     after = self.status().totals
-    self.assertEqual((after.lost_events, after.overruns),
-                     (before.lost_events, before.overruns),
-                     "the kernel lost events: the count cannot be exact")
-    self.assertEqual(counts.get((int(nr),)), k, counts)
-    self.assertEqual(cumulative.counters.late_events, 0)
     self.stub.DeleteAggregation(pb.DeleteAggregationRequest(name=name),
                                 timeout=T)
+    return {
+        "made": k,
+        "counted": counts.get((int(nr),)),
+        "counts": counts,
+        "lost": (after.lost_events - before.lost_events,
+                 after.overruns - before.overruns),
+        "late_events": cumulative.counters.late_events,
+        "cumulative_counters": str(cumulative.counters),
+        "status_after": str(after),
+    }
 
 
 KILLED_CLIENT = """
