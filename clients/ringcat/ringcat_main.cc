@@ -73,7 +73,8 @@ bool WriteStdout(absl::string_view text) {
 std::string LossLine(const LossReport& loss) {
   if (loss.unknown) {
     return absl::StrCat("cpu ", loss.cpu,
-                        ": the kernel dropped events (count not stored)\n");
+                        ": events lost (the kernel stored no count) before ts ",
+                        loss.timestamp, "\n");
   }
   return absl::StrCat("cpu ", loss.cpu, ": ", loss.count,
                       " events lost before ts ", loss.timestamp, "\n");

@@ -119,11 +119,22 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
         "forever. Use 1..100, and a shorter reader_tick for lower latency");
   }
   if (!config.reader_tick().empty()) {
-    absl::StatusOr<uint64_t> ns =
+    absl::StatusOr<uint64_t> tick =
         ParseDurationNs(config.reader_tick(), 1000000, 5000000000ull);
-    if (!ns.ok()) {
+    absl::StatusOr<uint64_t> grace = ParseDurationNs(
+        config.idle_grace().empty() ? "500ms" : config.idle_grace(), 1000000,
+        3600000000000ull);
+    if (!tick.ok()) {
       add({{"reader_tick", -1}},
-          absl::StrCat("bad reader_tick: ", ns.status().message()));
+          absl::StrCat("bad reader_tick: ", tick.status().message()));
+    } else if (grace.ok() && *tick >= *grace) {
+      // A reader that has not woken yet looks like a quiet CPU.
+      add({{"reader_tick", -1}},
+          absl::StrCat(
+              "reader_tick \"", config.reader_tick(),
+              "\" must be shorter than idle_grace (",
+              config.idle_grace().empty() ? "500ms" : config.idle_grace(),
+              "), or windows close before busy CPUs are read"));
     }
   }
   if (config.buffer_size_kb() > (1u << 22)) {

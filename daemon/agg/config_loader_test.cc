@@ -245,6 +245,13 @@ TEST_F(ConfigLoaderTest, SettingsErrors) {
                         "wakes a reader on every event"));
   EXPECT_THAT(Error("reader_tick: \"10s\"\n"),
               HasSubstr("cfg.textproto:1:1: reader_tick: bad reader_tick: "));
+  EXPECT_EQ(Error("reader_tick: \"1s\"\n"),
+            "cfg.textproto:1:1: reader_tick: reader_tick \"1s\" must be "
+            "shorter than idle_grace (500ms), or windows close before busy "
+            "CPUs are read");
+  EXPECT_TRUE(ParseConfig("idle_grace: \"5s\"\nreader_tick: \"1s\"\n",
+                          "cfg.textproto", catalog_.get())
+                  .ok());
   EXPECT_THAT(Error("trace_clock: \"monotonic\"\n"),
               HasSubstr("cfg.textproto:1:1: trace_clock: unknown trace clock "
                         "\"monotonic\"; one of local, global"));
