@@ -232,19 +232,24 @@ class ApiTest(unittest.TestCase):
     # An exact count needs a run in which the kernel lost nothing anywhere
     # (loss is per ring, not per pid). Builds and tests sharing the machine
     # can starve the readers, so a run with loss is reported and repeated.
+    # Without loss the count is exact even when readers were late (late
+    # records go to the next window); a timely run is asked for too.
     attempts = []
     for attempt in range(3):
       result = self.count_getppid_calls(attempt)
       attempts.append(result)
-      if result["lost"] == (0, 0):
+      if result["lost"] != (0, 0):
+        print(f"attempt {attempt}: the kernel lost events "
+              f"(lost_events, overruns) = {result['lost']}; repeating",
+              file=sys.stderr)
+        continue
+      self.assertEqual(result["counted"], result["made"], result)
+      if result["late_events"] == 0:
         break
-      print(f"attempt {attempt}: the kernel lost events "
-            f"(lost_events, overruns) = {result['lost']}; repeating",
-            file=sys.stderr)
+      print(f"attempt {attempt}: {result['late_events']} late events "
+            "(readers starved past idle_grace); repeating", file=sys.stderr)
     else:
-      self.fail(f"the kernel lost events in every attempt: {attempts}")
-    self.assertEqual(result["counted"], result["made"], result)
-    self.assertEqual(result["late_events"], 0, result)
+      self.fail(f"no attempt without loss or late events: {attempts}")
 
   def count_getppid_calls(self, attempt):
     """Runs the helper once under its own aggregation; returns what it made,
