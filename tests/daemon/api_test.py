@@ -3,7 +3,7 @@
 Status, the event catalog, queries and live windows on the live kernel; bad
 requests; clients that go away mid-stream; and an exact count: a helper makes
 exactly K getppid() calls and an aggregation created over the API counts
-exactly K for its pid.
+exactly K for its pid (two such helpers at once).
 """
 
 import os
@@ -252,40 +252,50 @@ class ApiTest(unittest.TestCase):
       self.fail(f"no attempt without loss or late events: {attempts}")
 
   def count_getppid_calls(self, attempt):
-    """Runs the helper once under its own aggregation; returns what it made,
-    what the daemon counted, and the loss (deltas) seen meanwhile."""
-    k = 20000
-    helper = subprocess.Popen([os.environ["GETPPID_LOOP"], str(k)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    """Runs two helpers at once (one per CPU, the load that showed the
+    kernel's pid filter dropping events) under one aggregation keyed by pid;
+    returns what each made, what the daemon counted, and the loss (deltas)
+    seen meanwhile."""
+    k = 200000
+    helpers = [subprocess.Popen([os.environ["GETPPID_LOOP"], str(k)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True) for _ in range(2)]
     try:
-      _, pid, _, nr = helper.stdout.readline().split()
-      name = f"getppid_{pid}_{attempt}"
-      spec = cfg.Aggregation(name=name, event="raw_syscalls/sys_enter",
-                             filter=f"common_pid == {pid}", key=["id"],
-                             window="250ms")
+      pids = []
+      for helper in helpers:
+        _, pid, _, nr = helper.stdout.readline().split()
+        pids.append(int(pid))
+      name = f"getppid_{pids[0]}_{attempt}"
+      spec = cfg.Aggregation(
+          name=name, event="raw_syscalls/sys_enter",
+          filter=" || ".join(f"common_pid == {p}" for p in pids),
+          key=["common_pid", "id"], window="250ms")
       before = self.status().totals
       self.stub.CreateAggregation(pb.CreateAggregationRequest(aggregation=spec),
                                   timeout=T)
-      # Running (a window closed) before the helper starts its calls.
+      # Running (a window closed) before the helpers start their calls.
       self.first_window(name)
-      helper.stdin.write("go\n")
-      helper.stdin.flush()
-      done_line = helper.stdout.readline().split()
-      self.assertEqual(done_line[0], "done")
-      done_ns = int(done_line[1])
-      self.assertEqual(helper.wait(timeout=T), 0)
+      for helper in helpers:
+        helper.stdin.write("go\n")
+        helper.stdin.flush()
+      done_ns = 0
+      for helper in helpers:
+        done_line = helper.stdout.readline().split()
+        self.assertEqual(done_line[0], "done")
+        done_ns = max(done_ns, int(done_line[1]))
+        self.assertEqual(helper.wait(timeout=T), 0)
     finally:
-      if helper.poll() is None:
-        helper.kill()
-      helper.communicate()
+      for helper in helpers:
+        if helper.poll() is None:
+          helper.kill()
+        helper.communicate()
 
     # The trace clock is "mono": wait until the window after the one holding
-    # the helper's last call has closed too.
-    def past_the_helper():
+    # the helpers' last calls has closed too.
+    def past_the_helpers():
       r = self.stub.Query(pb.QueryRequest(name=name), timeout=T).result
       return r.window_start_ns >= done_ns + WINDOW_NS
-    self.assertTrue(h.eventually(past_the_helper))
+    self.assertTrue(h.eventually(past_the_helpers))
     cumulative = self.stub.Query(
         pb.QueryRequest(name=name, view=pb.RESULT_VIEW_CUMULATIVE),
         timeout=T).result
@@ -297,8 +307,8 @@ class ApiTest(unittest.TestCase):
     self.stub.DeleteAggregation(pb.DeleteAggregationRequest(name=name),
                                 timeout=T)
     return {
-        "made": k,
-        "counted": counts.get((int(nr),)),
+        "made": [k, k],
+        "counted": [counts.get((p, int(nr))) for p in pids],
         "counts": counts,
         "lost": (after.lost_events - before.lost_events,
                  after.overruns - before.overruns),
