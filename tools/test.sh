@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests on committed captures, live-kernel tests (which
 # skip with a reason where tracefs or root is missing), end-to-end tests, and
-# again under ASan + UBSan every package that parses bytes from the kernel,
-# a file or a client (decoder, readers, trace.dat, formats, filters, engine).
+# again under ASan + UBSan every package of the daemon and the clients (they
+# parse bytes from the kernel, files and clients).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh || exit 1
@@ -15,8 +15,7 @@ run() {
   "$@" > >(tee -a "$log" | grep --line-buffered -vE '^[0-9]+\.[0-9]+: src/main/tools/') 2>&1
 }
 run bazel test //... || status=1
-run bazel test --config=asan //daemon/event/... //daemon/ring/... //daemon/reader/... \
-  //daemon/tracedat/... //daemon/filter/... //daemon/agg/... || status=1
+run bazel test --config=asan //daemon/... //clients/... || status=1
 wait
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
