@@ -48,6 +48,10 @@ class DaemonBackend::TeeSink : public RecordSink {
     for (const auto& tap : *taps) tap->OnEvent(record, *format);
   }
 
+  void OnDrained(int64_t monotonic_ns) override {
+    engine_sink_->OnDrained(monotonic_ns);
+  }
+
   void OnLoss(const LossReport& loss) override {
     engine_sink_->OnLoss(loss);
     if (backend_->tap_count_.load(std::memory_order_relaxed) == 0) return;

@@ -70,6 +70,18 @@ bool PosixClockFor(absl::string_view trace_clock, clockid_t* id) {
   return true;
 }
 
+uint64_t ClockNs(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// A drained report covers records written before its read began; one the
+// kernel had reserved but not yet committed then (an interrupted writer)
+// carries an earlier timestamp. This much earlier is still taken for such.
+constexpr uint64_t kDrainedMarginNs = 1000000;
+
 }  // namespace
 
 absl::StatusOr<EngineOptions> Engine::OptionsFromConfig(
@@ -107,15 +119,12 @@ Engine::Engine(const EventCatalog* catalog, EngineOptions options)
   replay_sink_ = std::make_unique<ReplaySink>(this);
   if (options_.now_ns) {
     now_ = options_.now_ns;
+    monotonic_ = options_.monotonic_ns;
   } else {
     clockid_t id;
     if (PosixClockFor(options_.trace_clock, &id)) {
-      now_ = [id] {
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
-               static_cast<uint64_t>(ts.tv_nsec);
-      };
+      now_ = [id] { return ClockNs(id); };
+      monotonic_ = [] { return ClockNs(CLOCK_MONOTONIC); };
     }
   }
 }
@@ -273,9 +282,22 @@ uint64_t Engine::Watermark() const {
   const uint64_t now = now_ ? now_() : newest;
   const uint64_t floor =
       now > options_.idle_grace_ns ? now - options_.idle_grace_ns : 0;
+  // A reader that found its ring empty says so at once: its CPU is past
+  // that time (in the trace clock, less the margin) without any grace.
+  const bool drained_reports = now_ && monotonic_;
+  const int64_t to_trace_clock =
+      drained_reports ? static_cast<int64_t>(now - monotonic_()) : 0;
   uint64_t g = ~uint64_t{0};
-  for (const auto& s : shards_)
-    g = std::min(g, std::max(s->watermark(), floor));
+  for (const auto& s : shards_) {
+    uint64_t past = std::max(s->watermark(), floor);
+    const int64_t drained = s->drained_monotonic_ns();
+    if (drained_reports && drained > 0) {
+      const int64_t t =
+          drained + to_trace_clock - static_cast<int64_t>(kDrainedMarginNs);
+      if (t > 0) past = std::max(past, static_cast<uint64_t>(t));
+    }
+    g = std::min(g, past);
+  }
   return g;
 }
 

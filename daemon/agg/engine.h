@@ -60,6 +60,9 @@ struct EngineOptions {
   uint64_t merge_tick_ns = 10000000;
   // Overrides the clock behind trace_clock (tests).
   std::function<uint64_t()> now_ns;
+  // Overrides CLOCK_MONOTONIC, the clock of the readers' drained reports
+  // (tests; with now_ns set and this unset, those reports are ignored).
+  std::function<uint64_t()> monotonic_ns;
   RuntimeOptions limits;  // period_ns is set per aggregation.
 };
 
@@ -148,6 +151,8 @@ class Engine {
   const EventCatalog* catalog_;  // Not owned; never null.
   const EngineOptions options_;
   std::function<uint64_t()> now_;  // Null: judge idle CPUs by watermarks.
+  // Null: drained reports are ignored (the trace clock has no POSIX clock).
+  std::function<uint64_t()> monotonic_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<ReplaySink> replay_sink_;
   std::atomic<const Dispatcher*> dispatcher_{nullptr};

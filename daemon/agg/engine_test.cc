@@ -597,6 +597,79 @@ TEST_F(EngineTest, QuietCpuPartialIsStolenAndLateRecordsMoveOn) {
   EXPECT_EQ(cumulative.counters().late_events(), 1u);
 }
 
+// Live: a reader that found CPU 1's ring empty says so; window 0 then
+// closes as soon as that report is past its end (less the 1 ms margin for
+// records the kernel had not committed yet), long before the grace period.
+// The report is in CLOCK_MONOTONIC, which here runs 100 ms behind the trace
+// clock. A report that does not reach past the end closes nothing.
+TEST_F(EngineTest, DrainedReportClosesAQuietCpuWithoutTheGrace) {
+  std::atomic<uint64_t> now{0};
+  constexpr uint64_t kMonotonicBehind = 100 * kMs;
+  EngineOptions o;
+  o.idle_grace_ns = 1000 * kMs;
+  o.now_ns = [&now] { return now.load(); };
+  o.monotonic_ns = [&now] { return now.load() - kMonotonicBehind; };
+  auto e = Make(R"pb(
+                  aggregation {
+                    name: "w"
+                    event: "raw_syscalls/sys_enter"
+                    key: "id"
+                    window: "10ms"
+                  }
+                )pb",
+                o);
+  ASSERT_NE(e, nullptr);
+  std::vector<v1::AggregationResult> windows;
+  e->Subscribe([&](const v1::AggregationResult& r) { windows.push_back(r); });
+  now = 200 * kMs;
+  Feed(e.get(), 0, 201 * kMs, SysEnter(1));
+  Feed(e.get(), 1, 202 * kMs, SysEnter(2));
+  Feed(e.get(), 0, 212 * kMs, SysEnter(1));  // CPU 0 is past window 20.
+  now = 213 * kMs;
+  // Drained as of trace time 210.5 ms: minus the margin, before the end.
+  e->sink(1)->OnDrained(
+      static_cast<int64_t>(210 * kMs + kMs / 2 - kMonotonicBehind));
+  e->Poll();
+  EXPECT_TRUE(windows.empty());
+  // Drained as of 211.5 ms: 210.5 with the margin, past the end at 210.
+  e->sink(1)->OnDrained(
+      static_cast<int64_t>(211 * kMs + kMs / 2 - kMonotonicBehind));
+  e->Poll();
+  ASSERT_EQ(windows.size(), 1u);
+  EXPECT_EQ(windows[0].window_start_ns(), 200 * kMs);
+  EXPECT_THAT(Counts(windows[0]), ElementsAre("1=1", "2=1"));
+  EXPECT_EQ(windows[0].counters().late_events(), 0u);
+}
+
+// Without a monotonic clock to convert them (a trace clock with no POSIX
+// clock, or a test clock alone), drained reports are ignored.
+TEST_F(EngineTest, DrainedReportIgnoredWithoutAClockToConvertIt) {
+  std::atomic<uint64_t> now{0};
+  EngineOptions o;
+  o.idle_grace_ns = 1000 * kMs;
+  o.now_ns = [&now] { return now.load(); };
+  auto e = Make(R"pb(
+                  aggregation {
+                    name: "w"
+                    event: "raw_syscalls/sys_enter"
+                    key: "id"
+                    window: "10ms"
+                  }
+                )pb",
+                o);
+  ASSERT_NE(e, nullptr);
+  std::vector<v1::AggregationResult> windows;
+  e->Subscribe([&](const v1::AggregationResult& r) { windows.push_back(r); });
+  now = 200 * kMs;
+  Feed(e.get(), 0, 201 * kMs, SysEnter(1));
+  Feed(e.get(), 1, 202 * kMs, SysEnter(2));
+  Feed(e.get(), 0, 212 * kMs, SysEnter(1));
+  now = 213 * kMs;
+  e->sink(1)->OnDrained(static_cast<int64_t>(300 * kMs));
+  e->Poll();
+  EXPECT_TRUE(windows.empty());
+}
+
 TEST_F(EngineTest, AggregationsAddedAndRemovedAtRunTime) {
   auto e = Make("", Replay());
   ASSERT_NE(e, nullptr);

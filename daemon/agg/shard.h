@@ -106,6 +106,9 @@ class Shard : public RecordSink {
 
   void OnRecord(const RecordView& record) override;
   void OnLoss(const LossReport& loss) override;
+  void OnDrained(int64_t monotonic_ns) override {
+    drained_monotonic_ns_.store(monotonic_ns, std::memory_order_release);
+  }
 
   uint32_t cpu() const { return cpu_; }
   ReaderSection& section() { return section_; }
@@ -114,6 +117,11 @@ class Shard : public RecordSink {
     return watermark_.load(std::memory_order_acquire);
   }
   bool seen_any() const { return seen_.load(std::memory_order_acquire); }
+  // CLOCK_MONOTONIC time as of which this CPU's ring was last seen empty
+  // after delivering everything before it (0: never).
+  int64_t drained_monotonic_ns() const {
+    return drained_monotonic_ns_.load(std::memory_order_acquire);
+  }
   ShardCounters counters() const;
 
  private:
@@ -139,6 +147,7 @@ class Shard : public RecordSink {
   uint64_t last_timestamp_ = 0;
   alignas(64) std::atomic<uint64_t> watermark_{0};
   std::atomic<bool> seen_{false};
+  std::atomic<int64_t> drained_monotonic_ns_{0};
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> no_program_{0};
   std::atomic<uint64_t> lost_events_{0};

@@ -58,6 +58,9 @@ class CpuRing {
   // buffer_percent says).
   virtual int fd() const = 0;
   virtual bool mapped() const = 0;
+  // Whether the last ReadAvailable left the ring empty (it stopped because
+  // nothing was left, not at a bound).
+  bool drained() const { return drained_; }
 
   uint32_t cpu() const { return cpu_; }
 
@@ -78,6 +81,7 @@ class CpuRing {
   uint64_t kernel_entries_ = 0;
   uint64_t kernel_overrun_ = 0;
   uint64_t kernel_read_ = 0;
+  bool drained_ = false;
 
  private:
   struct Published {

@@ -269,6 +269,7 @@ void MappedRing::AccountMeta() {
 absl::StatusOr<bool> MappedRing::ReadAvailable(RecordSink* sink) {
   // Records the writer committed to our sub-buffer since the last call.
   bool progressed = DecodeCurrent(sink);
+  drained_ = false;
   int same_in_a_row = 0;
   // A bound so that a writer as fast as we are cannot keep one call (and the
   // other rings of this thread) busy forever: one lap of the ring.
@@ -295,7 +296,11 @@ absl::StatusOr<bool> MappedRing::ReadAvailable(RecordSink* sink) {
       const uint64_t consumed = kernel_overrun_ + kernel_read_;
       const uint64_t unread =
           kernel_entries_ > consumed ? kernel_entries_ - consumed : 0;
-      if (++same_in_a_row >= 2 || unread == 0) break;
+      if (unread == 0) {
+        drained_ = true;
+        break;
+      }
+      if (++same_in_a_row >= 2) break;
       continue;
     }
     same_in_a_row = 0;

@@ -58,6 +58,7 @@ ReadRing::ReadRing(ScopedFd fd, std::string path, uint32_t cpu,
 
 absl::StatusOr<bool> ReadRing::ReadAvailable(RecordSink* sink) {
   bool progressed = false;
+  drained_ = false;
   // Bounded, so that a writer as fast as we are cannot hold this thread (and
   // its other rings) forever; poll() reports what is left.
   for (int reads = 0; reads < kMaxReadsPerCall; ++reads) {
@@ -65,11 +66,17 @@ absl::StatusOr<bool> ReadRing::ReadAvailable(RecordSink* sink) {
     ssize_t n = ::read(fd_.get(), buffer_.get(), subbuf_size_);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;  // Empty: the writer has nothing new.
+      if (errno == EAGAIN) {  // Empty: the writer has nothing new.
+        drained_ = true;
+        break;
+      }
       Publish();
       return PathError(errno, "read", path_);
     }
-    if (n == 0) break;
+    if (n == 0) {
+      drained_ = true;
+      break;
+    }
     progressed = true;
     const uint64_t errors_before = decode_.decode_errors;
     absl::Status status =

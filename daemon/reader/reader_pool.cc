@@ -160,8 +160,11 @@ void ReaderPool::RunGroup(size_t index) {
       if (!read_all && (p.revents & (POLLIN | POLLERR | POLLHUP)) == 0) {
         continue;
       }
-      absl::StatusOr<bool> r =
-          rings_[group.rings[k]]->ReadAvailable(sinks_[group.rings[k]]);
+      CpuRing& ring = *rings_[group.rings[k]];
+      RecordSink* sink = sinks_[group.rings[k]];
+      const int64_t read_start = MonotonicNs();
+      absl::StatusOr<bool> r = ring.ReadAvailable(sink);
+      if (r.ok() && ring.drained()) sink->OnDrained(read_start);
       if (!r.ok()) {
         RecordError(r.status());
         p.fd = -1;  // poll() ignores negative descriptors.

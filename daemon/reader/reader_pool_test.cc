@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -55,6 +56,12 @@ class FakeRing : public CpuRing {
     absl::MutexLock lock(&mu_);
     fail_ = status;
   }
+  // Whether reads say they left the ring empty (a real ring says no when it
+  // stopped at a bound).
+  void SetDrains(bool drains) {
+    absl::MutexLock lock(&mu_);
+    drains_ = drains;
+  }
   int calls() const {
     absl::MutexLock lock(&mu_);
     return calls_;
@@ -79,6 +86,7 @@ class FakeRing : public CpuRing {
       ++calls_;
       if (!fail_.ok()) return std::exchange(fail_, absl::OkStatus());
       batch.swap(pending_);
+      drained_ = drains_;
     }
     uint8_t payload[8] = {1, 0};
     for (uint64_t ts : batch) {
@@ -103,6 +111,7 @@ class FakeRing : public CpuRing {
   std::deque<uint64_t> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  bool drains_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 // Records what it got and on which thread; the test waits on its count.
@@ -112,6 +121,21 @@ class RecordingSink : public RecordSink {
     absl::MutexLock lock(&mu_);
     timestamps_.push_back(r.timestamp);
     threads_.insert(std::this_thread::get_id());
+  }
+  void OnDrained(int64_t monotonic_ns) override {
+    absl::MutexLock lock(&mu_);
+    drained_.push_back(monotonic_ns);
+  }
+  bool WaitForDrained(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return drained_.size() >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kDeadline);
+  }
+  std::vector<int64_t> drained() const {
+    absl::MutexLock lock(&mu_);
+    return drained_;
   }
   bool WaitFor(size_t n) {
     absl::MutexLock lock(&mu_);
@@ -133,6 +157,7 @@ class RecordingSink : public RecordSink {
   mutable absl::Mutex mu_;
   std::vector<uint64_t> timestamps_ ABSL_GUARDED_BY(mu_);
   std::set<std::thread::id> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> drained_ ABSL_GUARDED_BY(mu_);
 };
 
 struct Fixture {
@@ -245,6 +270,36 @@ TEST(ReaderPoolTest, TickReadsRingsTheKernelDidNotWake) {
   EXPECT_TRUE(f.sinks[0].WaitFor(1));
   ASSERT_TRUE(pool->Stop(/*flush=*/false).ok());
   EXPECT_THAT(f.sinks[0].timestamps(), ElementsAre(9));
+}
+
+int64_t NowMonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// A read that leaves its ring empty is reported to the sink with the
+// CLOCK_MONOTONIC time the read began; one stopped at a bound is not.
+TEST(ReaderPoolTest, DrainedReadsAreReportedWithTheirStartTime) {
+  Fixture f(2);
+  f.fakes[1]->SetDrains(false);
+  ReaderPoolOptions options;
+  options.tick = absl::Milliseconds(5);
+  std::unique_ptr<ReaderPool> pool = f.Pool(options);
+  ASSERT_NE(pool, nullptr);
+  const int64_t before = NowMonotonicNs();
+  ASSERT_TRUE(pool->Start().ok());
+  ASSERT_TRUE(f.sinks[0].WaitForDrained(3));
+  ASSERT_TRUE(f.fakes[1]->WaitForCalls(3));
+  ASSERT_TRUE(pool->Stop(/*flush=*/false).ok());
+  const int64_t after = NowMonotonicNs();
+  const std::vector<int64_t> reports = f.sinks[0].drained();
+  for (size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_GE(reports[i], before);
+    EXPECT_LE(reports[i], after);
+    if (i > 0) EXPECT_GE(reports[i], reports[i - 1]);
+  }
+  EXPECT_TRUE(f.sinks[1].drained().empty());
 }
 
 TEST(ReaderPoolTest, HeartbeatIsFreshWhileThreadsLoopAndStaleOnceTheyEnd) {

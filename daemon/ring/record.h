@@ -46,6 +46,11 @@ class RecordSink {
   virtual ~RecordSink() = default;
   virtual void OnRecord(const RecordView& record) = 0;
   virtual void OnLoss(const LossReport& loss) {}
+  // Live readers: the ring was found empty by a read that started when
+  // CLOCK_MONOTONIC read `monotonic_ns`, so every record written before then
+  // has been delivered. Lets windows of a quiet CPU close without waiting
+  // for a grace period.
+  virtual void OnDrained(int64_t monotonic_ns) {}
 };
 
 }  // namespace ringwatch
