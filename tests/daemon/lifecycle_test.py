@@ -6,6 +6,7 @@ leaves no instance behind.
 
 import os
 import signal
+import time
 import unittest
 
 import grpc
@@ -82,6 +83,33 @@ class LifecycleTest(unittest.TestCase):
       # No pid filter: the kernel's drops other tasks' events unseen
       # (docs/architecture.md), so the daemon's own events are traced.
       self.assertEqual(read("set_event_notrace_pid").strip(), "")
+    finally:
+      daemon.stop()
+      daemon.kill()
+
+  def test_windows_of_quiet_cpus_close_on_drained_reports(self):
+    # Only OOM kills are traced, so CPUs deliver nothing; with a grace
+    # period of an hour, current windows can only close because the readers
+    # report their rings drained on each 20 ms tick.
+    daemon = h.Daemon(
+        'idle_grace: "1h"\nreader_tick: "20ms"\n'
+        'aggregation {\n  name: "oom_kills"\n  event: "oom/mark_victim"\n'
+        '  key: "pid"\n  window: "100ms"\n}\n', tcp=True)
+    try:
+      daemon.start()
+      channel = grpc.insecure_channel(daemon.tcp_address)
+      # The trace clock is "mono": a window that ends after this moment can
+      # only close within the hour if the drained reports close it.
+      subscribed_ns = time.monotonic_ns()
+      stream = pb_grpc.RingwatchServiceStub(channel).Subscribe(
+          pb.SubscribeRequest(names=["oom_kills"]), timeout=h.TIMEOUT)
+      for message in stream:
+        if message.result.window_end_ns > subscribed_ns:
+          break
+      else:
+        self.fail("the stream ended before a current window closed")
+      stream.cancel()
+      channel.close()
     finally:
       daemon.stop()
       daemon.kill()
