@@ -8,6 +8,7 @@
 (b) Window close: a Subscribe to the default config's 1 s windowed
     aggregations; receive time - window_end_ns is how long after its end a
     window reaches a subscriber.
+(c) The same when no CPU delivers any event (only OOM kills traced).
 
 Both run together, once on the default config (buffer_percent 50: readers
 wake when a ring is half full, or on their 200 ms reader_tick) and once with
@@ -141,6 +142,48 @@ def measure(reader_tick, seconds, rate):
         f" over {len(WINDOWED)} aggregations")
 
 
+QUIET = """
+aggregation {
+  name: "oom_kills"
+  event: "oom/mark_victim"
+  key: "pid"
+  window: "1s"
+}
+"""
+
+
+def measure_quiet(seconds):
+  """(c) Window close when no CPU delivers anything (only OOM kills are
+  traced): what closes windows is the readers' drained reports on their
+  tick, or else the idle grace."""
+  daemon = h.Daemon(QUIET, tcp=False)
+  windows = []
+  try:
+    daemon.start()
+    channel = grpc.insecure_channel(daemon.unix_address)
+    sub = pb_grpc.RingwatchServiceStub(channel).Subscribe(
+        pb.SubscribeRequest(names=["oom_kills"]), timeout=seconds + 5)
+    subscribed_ns = b.mono_ns()
+    try:
+      for m in sub:
+        now = b.mono_ns()
+        # Windows closed before the subscription (send_latest) are old.
+        if m.result.window_end_ns > subscribed_ns:
+          windows.append(now - m.result.window_end_ns)
+        if now - subscribed_ns > seconds * 1e9:
+          break
+    except grpc.RpcError:
+      pass
+    sub.cancel()
+    channel.close()
+  finally:
+    daemon.stop()
+    daemon.kill()
+  print(f"\nquiet CPUs (only oom/mark_victim traced, default reader_tick and "
+        f"idle_grace), {seconds:g} s:")
+  print("  (c) receive - window_end_ns:   " + summary(windows))
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--seconds", type=float, default=15)
@@ -152,6 +195,7 @@ def main():
         f"the message arrives")
   for reader_tick in ("200ms", "10ms"):
     measure(reader_tick, args.seconds, args.rate)
+  measure_quiet(args.seconds)
 
 
 if __name__ == "__main__":
