@@ -27,6 +27,7 @@ TEST(QuiescenceTest, SwappedOutSlotIsNeverWrittenAfterQuiescence) {
   std::atomic<Slot*> current{slots.back().get()};
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> bumps{0};
+  std::atomic<uint64_t> progress{0};  // Bumps so far, for the other thread.
 
   std::thread reader([&] {
     uint64_t n = 0;
@@ -35,7 +36,7 @@ TEST(QuiescenceTest, SwappedOutSlotIsNeverWrittenAfterQuiescence) {
       Slot* s = current.load(std::memory_order_acquire);
       s->count++;
       section.Exit();
-      ++n;
+      progress.store(++n, std::memory_order_relaxed);
     }
     bumps.store(n);
   });
@@ -47,8 +48,13 @@ TEST(QuiescenceTest, SwappedOutSlotIsNeverWrittenAfterQuiescence) {
     HeavyFence();
     section.WaitQuiescent();
     const uint64_t seen = old->count;
-    // Let the reader run on for a while; it must not touch `old` again.
-    for (int i = 0; i < 200; ++i) std::this_thread::yield();
+    // Let the reader run on for 100 more bumps; it must not touch `old`
+    // again. (Waiting on its progress, not on a count of yields: on a
+    // loaded machine each yield can cost a whole time slice.)
+    const uint64_t target = progress.load(std::memory_order_relaxed) + 100;
+    while (progress.load(std::memory_order_relaxed) < target) {
+      std::this_thread::yield();
+    }
     ASSERT_EQ(old->count, seen) << "round " << round;
     retired += seen;
   }
