@@ -93,6 +93,19 @@ class EngineTest : public ::testing::Test {
     EXPECT_TRUE(engine.ok()) << engine.status();
     return engine.ok() ? *std::move(engine) : nullptr;
   }
+  // One aggregation "w": raw_syscalls/sys_enter counted by id in 10 ms
+  // windows.
+  std::unique_ptr<Engine> MakeIdWindows(EngineOptions options) {
+    return Make(R"pb(
+                  aggregation {
+                    name: "w"
+                    event: "raw_syscalls/sys_enter"
+                    key: "id"
+                    window: "10ms"
+                  }
+                )pb",
+                std::move(options));
+  }
   static EngineOptions Replay() {
     EngineOptions o;
     o.live = false;
@@ -506,15 +519,7 @@ TEST_F(EngineTest, SyscallLatencyAcrossCpusGroupedByStartField) {
 // Windows through the replay sink: [0,10ms) [10,20ms) [20,30ms) [30,40ms);
 // a record exactly on a boundary opens the next window.
 TEST_F(EngineTest, WindowsPartitionRecordsAndAddUpToCumulative) {
-  auto e = Make(R"pb(
-                  aggregation {
-                    name: "w"
-                    event: "raw_syscalls/sys_enter"
-                    key: "id"
-                    window: "10ms"
-                  }
-                )pb",
-                Replay());
+  auto e = MakeIdWindows(Replay());
   ASSERT_NE(e, nullptr);
   std::vector<v1::AggregationResult> windows;
   e->Subscribe([&](const v1::AggregationResult& r) { windows.push_back(r); });
@@ -559,15 +564,7 @@ TEST_F(EngineTest, QuietCpuPartialIsStolenAndLateRecordsMoveOn) {
   EngineOptions o;
   o.idle_grace_ns = 5 * kMs;
   o.now_ns = [&now] { return now.load(); };
-  auto e = Make(R"pb(
-                  aggregation {
-                    name: "w"
-                    event: "raw_syscalls/sys_enter"
-                    key: "id"
-                    window: "10ms"
-                  }
-                )pb",
-                o);
+  auto e = MakeIdWindows(o);
   ASSERT_NE(e, nullptr);
   std::vector<v1::AggregationResult> windows;
   e->Subscribe([&](const v1::AggregationResult& r) { windows.push_back(r); });
@@ -609,15 +606,7 @@ TEST_F(EngineTest, DrainedReportClosesAQuietCpuWithoutTheGrace) {
   o.idle_grace_ns = 1000 * kMs;
   o.now_ns = [&now] { return now.load(); };
   o.monotonic_ns = [&now] { return now.load() - kMonotonicBehind; };
-  auto e = Make(R"pb(
-                  aggregation {
-                    name: "w"
-                    event: "raw_syscalls/sys_enter"
-                    key: "id"
-                    window: "10ms"
-                  }
-                )pb",
-                o);
+  auto e = MakeIdWindows(o);
   ASSERT_NE(e, nullptr);
   std::vector<v1::AggregationResult> windows;
   e->Subscribe([&](const v1::AggregationResult& r) { windows.push_back(r); });
@@ -648,15 +637,7 @@ TEST_F(EngineTest, DrainedReportIgnoredWithoutAClockToConvertIt) {
   EngineOptions o;
   o.idle_grace_ns = 1000 * kMs;
   o.now_ns = [&now] { return now.load(); };
-  auto e = Make(R"pb(
-                  aggregation {
-                    name: "w"
-                    event: "raw_syscalls/sys_enter"
-                    key: "id"
-                    window: "10ms"
-                  }
-                )pb",
-                o);
+  auto e = MakeIdWindows(o);
   ASSERT_NE(e, nullptr);
   std::vector<v1::AggregationResult> windows;
   e->Subscribe([&](const v1::AggregationResult& r) { windows.push_back(r); });
