@@ -205,8 +205,8 @@ int Run() {
   pool_options.threads = static_cast<int>(config->reader_threads());
   // Bounded staleness for windows on quiet CPUs, and a heartbeat for the
   // watchdog. Validated with the config.
-  absl::StatusOr<uint64_t> tick_ns =
-      agg::ParseDurationNs(config->reader_tick(), 1000000, 5000000000ull);
+  absl::StatusOr<uint64_t> tick_ns = agg::ParseDurationNs(
+      config->reader_tick(), agg::kMinReaderTickNs, agg::kMaxReaderTickNs);
   if (!tick_ns.ok()) return Fail(tick_ns.status());
   pool_options.tick = absl::Nanoseconds(*tick_ns);
   auto pool = ReaderPool::Create(std::move(*rings), backend.ReaderSinks(*cpus),

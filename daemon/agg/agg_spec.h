@@ -35,6 +35,13 @@ inline constexpr uint32_t kCommBytes = 16;  // TASK_COMM_LEN.
 inline constexpr uint32_t kMaxStats = 16;
 inline constexpr uint64_t kMinWindowNs = 1000000;           // 1 ms.
 inline constexpr uint64_t kMaxWindowNs = 3600000000000ull;  // 1 h.
+// The config's idle_grace and reader_tick: bounds and defaults.
+inline constexpr uint64_t kMinIdleGraceNs = 1000000;
+inline constexpr uint64_t kMaxIdleGraceNs = 3600000000000ull;
+inline constexpr char kDefaultIdleGrace[] = "500ms";
+inline constexpr uint64_t kMinReaderTickNs = 1000000;
+inline constexpr uint64_t kMaxReaderTickNs = 5000000000ull;
+inline constexpr char kDefaultReaderTick[] = "200ms";
 
 enum class AggKind { kEvent, kLatency, kCpuTime };
 

@@ -119,22 +119,22 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
         "forever. Use 1..100, and a shorter reader_tick for lower latency");
   }
   if (!config.reader_tick().empty()) {
-    absl::StatusOr<uint64_t> tick =
-        ParseDurationNs(config.reader_tick(), 1000000, 5000000000ull);
-    absl::StatusOr<uint64_t> grace = ParseDurationNs(
-        config.idle_grace().empty() ? "500ms" : config.idle_grace(), 1000000,
-        3600000000000ull);
+    const absl::string_view grace_text =
+        config.idle_grace().empty() ? absl::string_view(kDefaultIdleGrace)
+                                    : absl::string_view(config.idle_grace());
+    absl::StatusOr<uint64_t> tick = ParseDurationNs(
+        config.reader_tick(), kMinReaderTickNs, kMaxReaderTickNs);
+    absl::StatusOr<uint64_t> grace =
+        ParseDurationNs(grace_text, kMinIdleGraceNs, kMaxIdleGraceNs);
     if (!tick.ok()) {
       add({{"reader_tick", -1}},
           absl::StrCat("bad reader_tick: ", tick.status().message()));
     } else if (grace.ok() && *tick >= *grace) {
       // A reader that has not woken yet looks like a quiet CPU.
       add({{"reader_tick", -1}},
-          absl::StrCat(
-              "reader_tick \"", config.reader_tick(),
-              "\" must be shorter than idle_grace (",
-              config.idle_grace().empty() ? "500ms" : config.idle_grace(),
-              "), or windows close before busy CPUs are read"));
+          absl::StrCat("reader_tick \"", config.reader_tick(),
+                       "\" must be shorter than idle_grace (", grace_text,
+                       "), or windows close before busy CPUs are read"));
     }
   }
   if (config.buffer_size_kb() > (1u << 22)) {
@@ -198,7 +198,7 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
   }
   if (!config.idle_grace().empty()) {
     absl::StatusOr<uint64_t> ns =
-        ParseDurationNs(config.idle_grace(), 1000000, 3600000000000ull);
+        ParseDurationNs(config.idle_grace(), kMinIdleGraceNs, kMaxIdleGraceNs);
     if (!ns.ok()) {
       add({{"idle_grace", -1}},
           absl::StrCat("bad idle_grace: ", ns.status().message()));
@@ -337,8 +337,8 @@ v1::Config WithDefaults(const v1::Config& in) {
   if (c.limits().max_subscribers() == 0)
     c.mutable_limits()->set_max_subscribers(64);
   if (c.limits().queue_depth() == 0) c.mutable_limits()->set_queue_depth(64);
-  if (c.idle_grace().empty()) c.set_idle_grace("500ms");
-  if (c.reader_tick().empty()) c.set_reader_tick("200ms");
+  if (c.idle_grace().empty()) c.set_idle_grace(kDefaultIdleGrace);
+  if (c.reader_tick().empty()) c.set_reader_tick(kDefaultReaderTick);
   if (c.flush_interval().empty()) c.set_flush_interval("1s");
   return c;
 }

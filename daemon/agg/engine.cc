@@ -92,7 +92,7 @@ absl::StatusOr<EngineOptions> Engine::OptionsFromConfig(
   if (!config.trace_clock().empty()) options.trace_clock = config.trace_clock();
   if (!config.idle_grace().empty()) {
     absl::StatusOr<uint64_t> ns =
-        ParseDurationNs(config.idle_grace(), 1000000, 3600000000000ull);
+        ParseDurationNs(config.idle_grace(), kMinIdleGraceNs, kMaxIdleGraceNs);
     if (!ns.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("idle_grace: ", ns.status().message()));

@@ -171,9 +171,8 @@ void ReaderPool::RunGroup(size_t index) {
         --live;
       } else if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 && !*r) {
         // Not readable yet flagged: polling it again would spin.
-        RecordError(absl::InternalError(
-            absl::StrCat("poll reported an error on cpu ",
-                         rings_[group.rings[k]]->cpu(), "'s ring")));
+        RecordError(absl::InternalError(absl::StrCat(
+            "poll reported an error on cpu ", ring.cpu(), "'s ring")));
         p.fd = -1;
         --live;
       }

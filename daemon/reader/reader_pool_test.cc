@@ -126,24 +126,12 @@ class RecordingSink : public RecordSink {
     absl::MutexLock lock(&mu_);
     drained_.push_back(monotonic_ns);
   }
-  bool WaitForDrained(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return drained_.size() >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), kDeadline);
-  }
+  bool WaitForDrained(size_t n) { return AwaitSize(drained_, n); }
   std::vector<int64_t> drained() const {
     absl::MutexLock lock(&mu_);
     return drained_;
   }
-  bool WaitFor(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return timestamps_.size() >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), kDeadline);
-  }
+  bool WaitFor(size_t n) { return AwaitSize(timestamps_, n); }
   std::vector<uint64_t> timestamps() const {
     absl::MutexLock lock(&mu_);
     return timestamps_;
@@ -154,6 +142,14 @@ class RecordingSink : public RecordSink {
   }
 
  private:
+  // Waits until `items` (a member guarded by mu_) holds `n` or more.
+  template <typename T>
+  bool AwaitSize(const std::vector<T>& items, size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&items, n] { return items.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kDeadline);
+  }
+
   mutable absl::Mutex mu_;
   std::vector<uint64_t> timestamps_ ABSL_GUARDED_BY(mu_);
   std::set<std::thread::id> threads_ ABSL_GUARDED_BY(mu_);
