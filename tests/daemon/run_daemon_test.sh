@@ -11,20 +11,20 @@ export RINGWATCHD="$PWD/$2" RINGWATCH_CLI="$PWD/$3" GETPPID_LOOP="$PWD/$4"
 tracefs=/sys/kernel/tracing
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP $(basename "$test_py"): needs root (ringwatchd creates a tracefs instance)"
+  echo "RINGWATCH-SKIP: $(basename "$test_py"): needs root (ringwatchd creates a tracefs instance)"
   exit 0
 fi
 if ! grep -qw tracefs /proc/filesystems; then
-  echo "SKIP $(basename "$test_py"): this kernel has no tracefs"
+  echo "RINGWATCH-SKIP: $(basename "$test_py"): this kernel has no tracefs"
   exit 0
 fi
 [[ -e $tracefs/instances ]] || mount -t tracefs nodev "$tracefs" 2>/dev/null || true
 if [[ ! -d $tracefs/instances ]]; then
-  echo "SKIP $(basename "$test_py"): tracefs is not mounted at $tracefs"
+  echo "RINGWATCH-SKIP: $(basename "$test_py"): tracefs is not mounted at $tracefs"
   exit 0
 fi
 if ! /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
-  echo "SKIP $(basename "$test_py"): /usr/bin/python3 has no grpc (apt-get install python3-grpcio)"
+  echo "RINGWATCH-SKIP: $(basename "$test_py"): /usr/bin/python3 has no grpc (apt-get install python3-grpcio)"
   exit 0
 fi
 

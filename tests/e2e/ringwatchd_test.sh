@@ -9,11 +9,11 @@ cli="$root/clients/cli/ringwatch"
 tracefs=/sys/kernel/tracing
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIPPED: ringwatchd needs root to create a tracefs instance"
+  echo "RINGWATCH-SKIP: ringwatchd needs root to create a tracefs instance"
   exit 0
 fi
 if [[ ! -d "$tracefs/instances" ]]; then
-  echo "SKIPPED: no tracefs instances at $tracefs/instances (not mounted?)"
+  echo "RINGWATCH-SKIP: no tracefs instances at $tracefs/instances (not mounted?)"
   exit 0
 fi
 

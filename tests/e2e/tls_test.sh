@@ -7,7 +7,7 @@ root="${TEST_SRCDIR:?run me with bazel test}/ringwatch"
 server="$root/daemon/server/testing/test_server"
 cli="$root/clients/cli/ringwatch"
 if ! command -v openssl >/dev/null; then
-  echo "SKIPPED: openssl (the Debian package) is needed to make certificates"
+  echo "RINGWATCH-SKIP: openssl (the Debian package) is needed to make certificates"
   exit 0
 fi
 dir="$(mktemp -d "${TEST_TMPDIR:-/tmp}/tls.XXXXXX")"

@@ -35,9 +35,9 @@ expect_eq "$?" 2 "--drain with --duration exit code"
 # --- live rings ----------------------------------------------------------------
 tracefs=/sys/kernel/tracing
 if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP live ringcat checks: not root" >&2
+  echo "RINGWATCH-SKIP: live ringcat checks: not root" >&2
 elif ! grep -q tracefs /proc/filesystems; then
-  echo "SKIP live ringcat checks: kernel has no tracefs" >&2
+  echo "RINGWATCH-SKIP: live ringcat checks: kernel has no tracefs" >&2
 else
   [[ -e $tracefs/trace ]] || mount -t tracefs nodev $tracefs || true
   name="rwtest_ringcat_$$"

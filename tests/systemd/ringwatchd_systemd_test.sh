@@ -31,11 +31,11 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: needs root (tracefs instances)" >&2
+  echo "RINGWATCH-SKIP: needs root (tracefs instances)" >&2
   exit 0
 fi
 if [[ ! -e $tracefs/instances ]]; then
-  echo "SKIP: no tracefs at $tracefs" >&2
+  echo "RINGWATCH-SKIP: no tracefs at $tracefs" >&2
   exit 0
 fi
 
@@ -226,7 +226,7 @@ if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
     fail "ringwatchd under strace did not become ready: $(tail -5 "$tmp/daemon4.log")"
   fi
 else
-  echo "SKIP system call check: strace or systemd-analyze missing" >&2
+  echo "RINGWATCH-SKIP: system call check: strace or systemd-analyze missing" >&2
 fi
 
 # --- the unit's sandbox, emulated: no capabilities, /sys read-only with a

@@ -14,6 +14,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -217,6 +218,8 @@ std::string ConnectAndRead(const std::string& path) {
 TEST_F(ProbeTest, SocketActivationHandsOverNamedSockets) {
   const char* activate = "/usr/bin/systemd-socket-activate";
   if (::access(activate, X_OK) != 0) {
+    std::cout << "RINGWATCH-SKIP: " << activate
+              << " is missing (Debian package systemd)" << std::endl;
     GTEST_SKIP() << activate << " is missing (Debian package systemd)";
   }
   const std::string api = dir_ + "/x.sock";
@@ -250,8 +253,11 @@ TEST_F(ProbeTest, SocketActivationHandsOverNamedSockets) {
 
 TEST_F(ProbeTest, JournalGetsStructuredRateLimitedLines) {
   if (::geteuid() != 0) {
-    GTEST_SKIP() << "needs root for a private mount namespace in which the "
-                    "journal socket is ours";
+    constexpr char kReason[] =
+        "needs root for a private mount namespace in which the journal "
+        "socket is ours";
+    std::cout << "RINGWATCH-SKIP: " << kReason << std::endl;
+    GTEST_SKIP() << kReason;
   }
   // In the child's own mount namespace, /run/systemd/journal/socket is our
   // listener (bind-mounted), so the real sd_journal_sendv reaches it.

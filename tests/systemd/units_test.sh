@@ -19,7 +19,7 @@ failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 if ! command -v systemd-analyze >/dev/null; then
-  echo "SKIP: systemd-analyze is missing (Debian package systemd)" >&2
+  echo "RINGWATCH-SKIP: systemd-analyze is missing (Debian package systemd)" >&2
   exit 0
 fi
 

@@ -12,6 +12,7 @@
 #ifndef RINGWATCH_DAEMON_TRACEFS_TESTING_LIVE_INSTANCE_H_
 #define RINGWATCH_DAEMON_TRACEFS_TESTING_LIVE_INSTANCE_H_
 
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -63,12 +64,22 @@ int PidFromTestInstanceName(absl::string_view name);
 
 }  // namespace ringwatch
 
-// Declares `var` (a LiveInstance) or leaves the test: GTEST_SKIP() with the
+// Leaves the test as skipped, printing the line tools/test.sh counts
+// ("RINGWATCH-SKIP: <reason>", docs/testing.md), so a skip is counted and
+// never taken for a pass. `reason`: anything that converts to std::string.
+#define RW_SKIP(reason)                                             \
+  do {                                                              \
+    const std::string rw_skip_reason = (reason);                    \
+    std::cout << "RINGWATCH-SKIP: " << rw_skip_reason << std::endl; \
+    GTEST_SKIP() << rw_skip_reason;                                 \
+  } while (0)
+
+// Declares `var` (a LiveInstance) or leaves the test: RW_SKIP with the
 // reason when root or tracefs is missing, FAIL() when creation failed.
-#define RW_LIVE_INSTANCE_OR_SKIP(var, test_name)                     \
-  ::ringwatch::LiveInstance var =                                    \
-      ::ringwatch::LiveInstance::CreateOrSkipReason(test_name);      \
-  if (!var.skip_reason().empty()) GTEST_SKIP() << var.skip_reason(); \
+#define RW_LIVE_INSTANCE_OR_SKIP(var, test_name)                \
+  ::ringwatch::LiveInstance var =                               \
+      ::ringwatch::LiveInstance::CreateOrSkipReason(test_name); \
+  if (!var.skip_reason().empty()) RW_SKIP(var.skip_reason());   \
   if (!var.ok()) FAIL() << var.error()
 
 #endif  // RINGWATCH_DAEMON_TRACEFS_TESTING_LIVE_INSTANCE_H_
