@@ -1,14 +1,38 @@
 #include "daemon/agg/spsc_queue.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "gtest/gtest.h"
 
 namespace ringwatch {
 namespace agg {
 namespace {
+
+// The producer side of a two-thread test. Leaving the test, also through a
+// failed ASSERT in the consumer, stops and joins it: the failure is then
+// reported, instead of std::terminate on a joinable thread or a producer
+// spinning forever on a full ring.
+class Producer {
+ public:
+  // `body` pushes until it is done or `stop` turns true.
+  template <typename Body>
+  explicit Producer(Body body)
+      : thread_([this, body = std::move(body)] { body(stop_); }) {}
+  ~Producer() { Join(); }
+
+  void Join() {
+    stop_.store(true, std::memory_order_relaxed);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 TEST(SpscQueueTest, FifoAndCapacity) {
   SpscQueue<int> q(3);  // Rounded to 4.
@@ -26,8 +50,8 @@ TEST(SpscQueueTest, FifoAndCapacity) {
 TEST(SpscQueueTest, TwoThreadsDeliverEveryItemInOrder) {
   SpscQueue<uint64_t> q(64);
   constexpr uint64_t kItems = 200000;
-  std::thread producer([&] {
-    for (uint64_t i = 0; i < kItems;) {
+  Producer producer([&](const std::atomic<bool>& stop) {
+    for (uint64_t i = 0; i < kItems && !stop.load(std::memory_order_relaxed);) {
       if (q.Push(i)) ++i;
     }
   });
@@ -38,7 +62,7 @@ TEST(SpscQueueTest, TwoThreadsDeliverEveryItemInOrder) {
       ++expected;
     }
   }
-  producer.join();
+  producer.Join();
   EXPECT_FALSE(q.Pop(&v));
 }
 
@@ -46,8 +70,8 @@ TEST(SpscRecordRingTest, RecordsOfAnySizeInOrder) {
   SpscRecordRing ring(20, 8);  // 24-byte records.
   EXPECT_EQ(ring.record_bytes(), 24u);
   constexpr uint64_t kItems = 100000;
-  std::thread producer([&] {
-    for (uint64_t i = 0; i < kItems;) {
+  Producer producer([&](const std::atomic<bool>& stop) {
+    for (uint64_t i = 0; i < kItems && !stop.load(std::memory_order_relaxed);) {
       uint8_t* slot = ring.Reserve();
       if (slot == nullptr) continue;
       std::memcpy(slot, &i, 8);
@@ -68,7 +92,7 @@ TEST(SpscRecordRingTest, RecordsOfAnySizeInOrder) {
     ring.Release();
     ++expected;
   }
-  producer.join();
+  producer.Join();
   EXPECT_EQ(ring.Front(), nullptr);
 }
 
