@@ -36,11 +36,9 @@ export function fmtDuration(seconds) {
   return `${s}s`;
 }
 
-function decades(min, max) {
-  const lo = Math.floor(Math.log10(Math.max(min, 1)));
-  const hi = Math.ceil(Math.log10(Math.max(max, 10)));
+function wholeNumbers(min, max) {
   const out = [];
-  for (let e = lo; e <= hi; e++) out.push(10 ** e);
+  for (let e = Math.floor(min); e <= Math.ceil(max); e++) out.push(e);
   return out;
 }
 
@@ -61,38 +59,45 @@ export class LineChart {
   // labels: series names; data: [xs, ys1, ys2, ...].
   update(labels, data) {
     this.points = data[0]?.length ?? 0;
+    this.el.dataset.points = String(this.points);
     const key = labels.join('\u0000');
+    const plotted = this.log ? [data[0], ...data.slice(1).map((ys) => ys.map((v) => (v > 0 ? Math.log10(v) : null)))] : data;
     const width = Math.max(200, this.el.clientWidth || 400);
     if (!this.plot || key !== this.labels || Math.abs(this.plot.width - width) > 20) {
       this.plot?.destroy();
       this.labels = key;
       const yFormat = this.yFormat;
+      const toValue = this.log ? (t) => 10 ** t : (t) => t;
       this.plot = new uPlot(
         {
           width,
           height: this.height,
           legend: { show: true },
           cursor: { drag: { x: false, y: false } },
-          scales: { x: { time: false }, y: this.log ? { distr: 3 } : { range: (u, min, max) => [0, Math.max(max, 1)] } },
+          // A log scale is drawn as log10 of the values on a linear one, so
+          // the ticks are whole powers of ten and their labels our own.
+          scales: {
+            x: { time: false },
+            y: { range: this.log ? (u, min, max) => [Math.floor(min ?? 0), Math.max(Math.ceil(max ?? 1), Math.floor(min ?? 0) + 1)] : (u, min, max) => [0, Math.max(max, 1)] },
+          },
           axes: [
             { values: (u, ticks) => ticks.map((t) => `${Math.round(t)}s`) },
             {
               label: this.yLabel,
               size: 64,
-              values: (u, ticks) => ticks.map((t) => yFormat(t)),
-              // On a log scale, one tick per power of ten.
-              ...(this.log ? { splits: (u, i, min, max) => decades(min, max) } : {}),
+              values: (u, ticks) => ticks.map((t) => yFormat(toValue(t))),
+              ...(this.log ? { splits: (u, i, min, max) => wholeNumbers(min, max) } : {}),
             },
           ],
           series: [{ label: 'age', value: (u, v) => (v == null ? '-' : `${v.toFixed(1)}s`) }].concat(
-            labels.map((label, i) => ({ label, stroke: color(i), width: 1.5, value: (u, v) => (v == null ? '-' : yFormat(v)), spanGaps: false })),
+            labels.map((label, i) => ({ label, stroke: color(i), width: 1.5, value: (u, v) => (v == null ? '-' : yFormat(toValue(v))), spanGaps: false })),
           ),
         },
-        data,
+        plotted,
         this.el,
       );
     } else {
-      this.plot.setData(data);
+      this.plot.setData(plotted);
     }
   }
 }
