@@ -13,11 +13,17 @@ packages=(
   # systemd-socket-activate.
   trace-cmd libtraceevent-dev python3 python3-grpcio python3-protobuf systemd
   openssl strace util-linux procps clang-format
+  # The web dashboard (clients/dashboard) runs on Node.js 18+ with npm; its
+  # browser test drives Debian's chromium. nodejs and npm are skipped when a
+  # node and npm are already on PATH (a Node.js from elsewhere).
+  nodejs npm chromium
 )
 
 missing=()
 for p in "${packages[@]}"; do
   [[ "$p" == \#* ]] && continue
+  [[ $p == nodejs ]] && command -v node >/dev/null && continue
+  [[ $p == npm ]] && command -v npm >/dev/null && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     missing+=("$p")
   fi
