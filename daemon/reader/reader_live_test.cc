@@ -20,6 +20,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "daemon/event/event_catalog.h"
 #include "daemon/event/event_format.h"
 #include "daemon/event/field_access.h"
@@ -166,6 +168,10 @@ uint64_t StatsField(const Instance& instance, int cpu, absl::string_view key) {
   return ~0ull;
 }
 
+// How long the writer waits for the pool to read anything before calling it
+// a hang; well inside the target's timeout (medium, 300 s).
+constexpr absl::Duration kReadWhileWritingBound = absl::Seconds(120);
+
 class ReaderModeLiveTest : public ::testing::TestWithParam<RingMode> {};
 
 // Test 1: 20000 markers written by a thread while the pool reads come back
@@ -200,9 +206,22 @@ TEST_P(ReaderModeLiveTest, MarkersComeBackExactlyOnceInOrder) {
 
   constexpr int kMarkers = 20000;
   const int writer_cpu = setup.cpus.back();
+  // The reader reads while the writer writes, not only at Stop(): the
+  // writer goes on to the second half only once the pool has read some of
+  // the first (awaited, so a slow machine only makes it wait longer).
+  uint64_t read_while_writing = 0;
   std::thread writer([&] {
     ASSERT_TRUE(PinToCpu(writer_cpu));
-    WriteMarkers(marker, 0, kMarkers);
+    WriteMarkers(marker, 0, kMarkers / 2);
+    const absl::Time deadline = absl::Now() + kReadWhileWritingBound;
+    while ((read_while_writing = (*pool)->Total().events) == 0 &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_GT(read_while_writing, 0u)
+        << "the pool read nothing of " << kMarkers / 2
+        << " markers while the writer waited";
+    WriteMarkers(marker, kMarkers / 2, kMarkers);
   });
   writer.join();
   const RingCounters before_stop = (*pool)->Total();
@@ -230,12 +249,13 @@ TEST_P(ReaderModeLiveTest, MarkersComeBackExactlyOnceInOrder) {
   EXPECT_EQ(total.overrun, 0u);
   EXPECT_EQ(total.decode_errors, 0u);
   EXPECT_THAT(total.subbufs, Gt(1u));
-  // The reader was reading while the writer wrote, not only at Stop().
-  EXPECT_GT(before_stop.events, 0u);
+  // How much was read before Stop() is a figure, not asserted: it depends
+  // on scheduling.
   std::printf(
-      "%s: %d markers, %llu read before Stop, %llu sub-buffers, %llu "
-      "syscalls\n",
+      "%s: %d markers, %llu read while writing, %llu before Stop, %llu "
+      "sub-buffers, %llu syscalls\n",
       ModeName(GetParam()), kMarkers,
+      static_cast<unsigned long long>(read_while_writing),
       static_cast<unsigned long long>(before_stop.events),
       static_cast<unsigned long long>(total.subbufs),
       static_cast<unsigned long long>(total.syscalls));

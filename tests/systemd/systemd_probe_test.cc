@@ -103,32 +103,40 @@ TEST_F(ProbeTest, NotifyReadyStatusWatchdogReloadStop) {
     EXPECT_EQ(pet->sender_pid, child->pid());
   }
 
-  // Unhealthy: over a second (ten periods) at most the one pet already on
-  // its way arrives.
+  // Unhealthy: no pet once the petter has seen the health file gone, except
+  // the one whose check ran before the unlink. Pets sent earlier may still
+  // sit in the socket, so a fence tells them apart: our SIGHUP makes the
+  // main thread send RELOADING=1 after every pet sent before the unlink.
+  // (Counting pets over a time window instead would fail when a loaded
+  // machine leaves old pets queued.)
   ASSERT_EQ(::unlink(health.c_str()), 0);
+  ASSERT_EQ(::kill(child->pid(), SIGHUP), 0);
+  auto reloading = listener_->WaitFor(
+      [](const NotifyMessage& m) { return m.Has("RELOADING"); }, kTimeout);
+  ASSERT_TRUE(reloading.ok()) << reloading.status();
+  EXPECT_TRUE(reloading->Has("MONOTONIC_USEC")) << reloading->text;
+  // Then READY=1 again, and over ten watchdog periods at most that one pet
+  // (a slower machine only runs fewer rounds here; it cannot add pets).
   int pets_while_sick = 0;
-  const absl::Time window_end = absl::Now() + absl::Seconds(1);
-  while (absl::Now() < window_end) {
-    auto m = listener_->Receive(window_end - absl::Now());
+  bool reloaded = false;
+  const absl::Time watch_until = absl::Now() + absl::Seconds(1);
+  const absl::Time reload_deadline = absl::Now() + kTimeout;
+  while (absl::Now() < watch_until || !reloaded) {
+    ASSERT_LT(absl::Now(), reload_deadline) << "no READY=1 after RELOADING=1";
+    auto m = listener_->Receive(absl::Milliseconds(100));
     ASSERT_TRUE(m.ok()) << m.status();
-    if (m->has_value() && IsWatchdog(**m)) ++pets_while_sick;
+    if (!m->has_value()) continue;
+    if (IsWatchdog(**m)) ++pets_while_sick;
+    if ((*m)->Has("READY")) {
+      reloaded = true;
+      EXPECT_EQ((*m)->fields.at("STATUS"), "reloaded");
+    }
   }
   EXPECT_LE(pets_while_sick, 1);
 
   // Healthy again: pets resume.
   ASSERT_EQ(::close(::creat(health.c_str(), 0644)), 0);
   ASSERT_TRUE(listener_->WaitFor(IsWatchdog, kTimeout).ok());
-
-  // SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1 again.
-  ASSERT_EQ(::kill(child->pid(), SIGHUP), 0);
-  auto reloading = listener_->WaitFor(
-      [](const NotifyMessage& m) { return m.Has("RELOADING"); }, kTimeout);
-  ASSERT_TRUE(reloading.ok()) << reloading.status();
-  EXPECT_TRUE(reloading->Has("MONOTONIC_USEC")) << reloading->text;
-  auto reloaded = listener_->WaitFor(
-      [](const NotifyMessage& m) { return m.Has("READY"); }, kTimeout);
-  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
-  EXPECT_EQ(reloaded->fields.at("STATUS"), "reloaded");
 
   ASSERT_EQ(::kill(child->pid(), SIGTERM), 0);
   ASSERT_TRUE(
@@ -143,7 +151,9 @@ TEST_F(ProbeTest, NotifyReadyStatusWatchdogReloadStop) {
   ASSERT_TRUE(
       absl::SimpleAtoi(counts->substr(counts->find("skipped=") + 8), &skipped))
       << *counts;
-  EXPECT_GE(skipped, 5u) << *counts;
+  // Rounds skipped while sick: how many depends on scheduling (ten when the
+  // petter runs on time); over a second of sickness at least one.
+  EXPECT_GE(skipped, 1u) << *counts;
 }
 
 TEST_F(ProbeTest, WatchdogOfAnotherPidIsNotPetted) {
