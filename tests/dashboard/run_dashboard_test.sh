@@ -29,21 +29,9 @@ npm="$(command -v npm || true)"
 major="$("$node" -p 'process.versions.node.split(".")[0]')"
 ((major >= 18)) || skip "node $("$node" --version) is older than 18"
 
-# npm ci when needed, one test at a time. The cache outlives the test so a
-# rerun needs no network.
-export npm_config_cache="${RINGWATCH_NPM_CACHE:-/var/cache/ringwatch-test/npm}"
-export PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-mkdir -p "$npm_config_cache" 2>/dev/null || export npm_config_cache="$TEST_TMPDIR/npm-cache"
-stamp="$src/node_modules/.ringwatch-lock.sha256"
-want="$(sha256sum "$src/package-lock.json" | cut -d' ' -f1)"
-(
-  flock 9
-  if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
-    echo "npm ci in $src (node $("$node" --version), npm $("$npm" --version))"
-    (cd "$src" && "$npm" ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-    echo "$want" >"$stamp"
-  fi
-) 9>"/tmp/ringwatch-dashboard-npm.lock"
+# npm ci when needed (the npm cache outlives the test: reruns need no
+# network).
+bash "$src/npm-ci.sh" "$src"
 
 cd "$src"
 if [[ $mode == unit ]]; then

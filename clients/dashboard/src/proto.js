@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 
+// The same grpc-js the dashboard uses, for its tests and benchmarks.
+export { grpc };
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 // The directory that holds proto/ringwatch/v1/*.proto: an installed copy
