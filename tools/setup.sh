@@ -17,6 +17,10 @@ packages=(
   # browser test drives Debian's chromium. nodejs and npm are skipped when a
   # node and npm are already on PATH (a Node.js from elsewhere).
   nodejs npm chromium
+  # tests/systemd/nspawn_test.sh boots Debian's systemd in a container made
+  # with debootstrap (systemd-container without its recommended
+  # libnss-mymachines, which would edit /etc/nsswitch.conf).
+  debootstrap systemd-container
 )
 
 missing=()

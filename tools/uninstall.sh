@@ -45,6 +45,19 @@ remove /usr/local/bin/ringwatchd /usr/local/bin/ringwatch /usr/local/bin/ringcat
   /etc/systemd/system/ringwatch.service /etc/systemd/system/ringwatch.socket \
   /usr/lib/sysusers.d/ringwatch.conf /usr/lib/tmpfiles.d/ringwatch.conf \
   /usr/local/share/doc/ringwatch /usr/local/share/ringwatch
+# What `systemctl enable` made: with --prefix (or without a running
+# systemd) nobody ran `systemctl disable`, and the links would dangle.
+units_dir="$prefix/etc/systemd/system"
+for link in "$units_dir"/*.wants/ringwatch.* "$units_dir"/*.requires/ringwatch.*; do
+  [[ -L "$link" ]] || continue
+  rm -f -- "$link"
+  say "removed ${link#"$prefix"}"
+  rmdir --ignore-fail-on-non-empty -- "$(dirname "$link")"
+done
+# A directory install.sh had to create, now empty.
+if [[ -d "$prefix/usr/local/share/doc" ]]; then
+  rmdir --ignore-fail-on-non-empty -- "$prefix/usr/local/share/doc"
+fi
 # A ringwatchd still running (started by hand) holds its pid file locked:
 # leave its socket alone.
 pid_file="$prefix/run/ringwatch/ringwatchd.pid"

@@ -95,6 +95,14 @@ cmp -s "$p/etc/ringwatch/ringwatch.textproto.new" "$repo/config/ringwatch.textpr
 [[ "$out" == *"kept as it is"* ]] || fail "install does not say the config was kept: $out"
 
 # --- uninstall -------------------------------------------------------------------
+# Enabled in the prefix as `systemctl enable` would on the host: uninstall
+# must not leave the links dangling.
+if command -v systemctl >/dev/null; then
+  systemctl --root="$p" enable ringwatch.socket ringwatch.service >/dev/null 2>&1 ||
+    fail "systemctl --root enable failed"
+  [[ -L "$p/etc/systemd/system/multi-user.target.wants/ringwatch.service" ]] ||
+    fail "systemctl --root enable made no multi-user.target.wants link ([Install] missing?)"
+fi
 for run in 1 2; do
   bash "$uninstall_sh" --prefix="$p" >"$tmp/uninstall$run.out" 2>&1
   expect_eq "$?" 0 "uninstall run $run exit code"
@@ -105,6 +113,9 @@ for f in usr/local/bin/ringwatchd usr/local/bin/ringwatch usr/local/bin/ringcat 
   usr/local/share/doc/ringwatch usr/local/share/ringwatch run/ringwatch; do
   [[ ! -e "$p/$f" ]] || fail "uninstall left /$f"
 done
+links=$(find "$p/etc/systemd/system" -name 'ringwatch.*' -type l 2>/dev/null)
+[[ -z "$links" ]] || fail "uninstall left enable links: $links"
+[[ ! -e "$p/usr/local/share/doc" ]] || fail "uninstall left the empty /usr/local/share/doc it made"
 expect_eq "$(cat "$p/etc/ringwatch/ringwatch.textproto")" 'instance: "mine"' "config after uninstall"
 grep -q "removed /usr/local/bin/ringwatchd" "$tmp/uninstall1.out" || fail "first uninstall does not list what it removed"
 grep -q "removed" "$tmp/uninstall2.out" && fail "second uninstall removed something: $(cat "$tmp/uninstall2.out")"
