@@ -122,6 +122,26 @@ else
   put 0644 "$repo/config/ringwatch.textproto" "$config"
 fi
 
+# --- the web dashboard (clients/dashboard; docs/dashboard.md) ----------------
+# Its files, the API's .proto files it loads at run time, its npm
+# dependencies from the committed lock, and its unit; only where Node.js and
+# npm are (tools/setup.sh installs them).
+dashboard=/usr/local/lib/ringwatch-dashboard
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  (cd "$repo/clients/dashboard" && for f in package.json package-lock.json npm-ci.sh bin/*.js src/*.js public/*; do
+    install -D -m 0644 "$f" "$prefix$dashboard/$f"
+  done)
+  for f in "$repo"/proto/ringwatch/v1/*.proto; do
+    install -D -m 0644 "$f" "$prefix$dashboard/proto/ringwatch/v1/$(basename "$f")"
+  done
+  bash "$prefix$dashboard/npm-ci.sh" --omit=dev "$prefix$dashboard"
+  say "$dashboard"
+  put 0644 "$repo/systemd/ringwatch-dashboard.service" /etc/systemd/system/ringwatch-dashboard.service
+  put 0644 "$repo/docs/dashboard.md" /usr/local/share/doc/ringwatch/dashboard.md
+else
+  say "no node/npm on PATH: the web dashboard is not installed (tools/setup.sh installs them)"
+fi
+
 # --- the group and /run/ringwatch --------------------------------------------
 if command -v systemd-sysusers >/dev/null; then
   if [[ -n "$prefix" ]]; then
@@ -161,4 +181,9 @@ else
     systemctl enable ringwatch.socket ringwatch.service
     say "ringwatch.socket and ringwatch.service enabled (not started)"
   fi
+fi
+if [[ -z "$prefix" && -d /run/systemd/system && -f /etc/systemd/system/ringwatch-dashboard.service ]]; then
+  systemctl enable ringwatch-dashboard.service
+  ((start)) && systemctl restart ringwatch-dashboard.service
+  say "ringwatch-dashboard.service enabled: http://127.0.0.1:7879/"
 fi

@@ -94,6 +94,7 @@ async function main() {
       clients.push(
         new SseClient(`${url}stream`, {
           keep: false,
+          parse: watch,
           onEvent: watch
             ? (event, data) => {
                 if (event !== 'window') return;

@@ -3,7 +3,9 @@
 import http from 'node:http';
 
 export class SseClient {
-  constructor(url, { onEvent = null, keep = true } = {}) {
+  // parse: false only counts bytes (a cheap simulated browser).
+  constructor(url, { onEvent = null, keep = true, parse = true } = {}) {
+    this.parse = parse;
     this.url = url;
     this.events = [];
     this.counts = {};
@@ -35,6 +37,7 @@ export class SseClient {
 
   #feed(chunk) {
     this.bytes += chunk.length;
+    if (!this.parse) return;
     this.buffer += chunk;
     let at;
     while ((at = this.buffer.indexOf('\n\n')) >= 0) {
