@@ -262,15 +262,36 @@ test('the dashboard in chromium against a live ringwatchd', { timeout: 8 * 60000
     );
 
     // The latency chart gains points.
-    const points = () => page.evaluate(() => Number(document.getElementById('latency-chart').dataset.points || 0));
-    const before = await points();
-    await eventually(async () => (await points()) >= before + 3, 'three more latency points', TIMEOUT);
+    // (The page keeps 120 windows: once full, the newest point still moves.)
+    const latency = () =>
+      page.evaluate(() => {
+        const h = window.rw.history.get('wakeup_latency') || [];
+        return { points: Number(document.getElementById('latency-chart').dataset.points || 0), end: h.length ? h[h.length - 1].end : 0 };
+      });
+    const before = await latency();
+    await eventually(
+      async () => {
+        const now = await latency();
+        return now.points >= Math.min(before.points + 3, 120) && now.end >= before.end + 3e9;
+      },
+      'three more latency points',
+      TIMEOUT,
+    );
 
     // The event tail shows events, in time order within what is on screen.
     await page.fill('#tail-events', 'sched/sched_process_exec');
     await page.click('#tail-form button[type=submit]');
-    await workload(daemon.dir, comm, 1);
-    await page.waitForFunction((comm) => [...document.querySelectorAll('#tail-table tbody tr')].some((tr) => tr.textContent.includes(comm)), comm);
+    await page.waitForFunction(() => document.getElementById('tail-status').textContent.startsWith('live'));
+    // The daemon starts tailing a moment after the page hears its filter
+    // was taken: exec the workload until its event shows.
+    let tailed = false;
+    for (let attempt = 0; attempt < 10 && !tailed; attempt++) {
+      await workload(daemon.dir, comm, 1);
+      tailed = await page
+        .waitForFunction((comm) => [...document.querySelectorAll('#tail-table tbody tr')].some((tr) => tr.textContent.includes(comm)), comm, { timeout: 3000 })
+        .then(() => true, () => false);
+    }
+    assert.ok(tailed, `the tail never showed ${comm}'s sched_process_exec`);
 
     if (process.env.DASHBOARD_SCREENSHOT) {
       await page.evaluate(() => window.scrollTo(0, 0));
