@@ -98,7 +98,8 @@ test('a browser that stops reading is skipped and told how many it missed; the o
     await eventually(() => slow.of('window').some((w) => w.end === published * 1e9), 'the slow browser back in the fan-out');
     const notices = slow.of('dropped');
     const missedWindows = notices.reduce((s, n) => s + (n.byEvent.window || 0), 0);
-    assert.ok(missedWindows >= 4, `missed ${missedWindows} windows`);
+    // At least the three published while it was stalled.
+    assert.ok(missedWindows >= 3, `missed ${missedWindows} windows`);
     // Every window either reached it or was counted as missed.
     assert.equal(slow.counts.window + missedWindows, published);
     assert.equal(notices[notices.length - 1].total, skipped.dropped);
