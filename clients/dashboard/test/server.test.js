@@ -64,6 +64,26 @@ test('one Subscribe per aggregation however many browsers; every browser gets ev
   }
 });
 
+test('aggregations created and deleted at run time appear and go, with their streams', async () => {
+  const t = await setup();
+  try {
+    const b = await t.browser();
+    await eventually(() => t.daemon.subscribersOf('syscalls') === 1 && b.counts.hello, 'the first aggregation');
+    t.daemon.aggregations = [makeAggInfo('syscalls'), makeAggInfo('made_at_run_time', { event: 'sched/sched_switch', key: ['prev_comm'] })];
+    await eventually(() => b.of('aggs').some((m) => m.aggs.some((a) => a.id === 'made_at_run_time')), 'the new aggregation at the browser');
+    await eventually(() => t.daemon.subscribersOf('made_at_run_time') === 1, 'its stream');
+    t.daemon.aggregations = [makeAggInfo('syscalls')];
+    await eventually(() => {
+      const last = b.of('aggs').at(-1);
+      return last && last.aggs.map((a) => a.id).join() === 'syscalls';
+    }, 'the deleted aggregation gone from the browser');
+    await eventually(() => t.daemon.subscribersOf('made_at_run_time') === 0, 'its stream cancelled');
+    assert.equal(t.daemon.subscribersOf('syscalls'), 1);
+  } finally {
+    await t.teardown();
+  }
+});
+
 test('a browser that stops reading is skipped and told how many it missed; the others get everything', async () => {
   const t = await setup({ fanoutOptions: { highWaterBytes: 64 * 1024, stallMs: 60000 } });
   try {
