@@ -69,8 +69,8 @@ function onHello(s) {
   rw.aggs = new Map(s.aggs.map((a) => [a.id, a]));
   rw.history = new Map();
   for (const [id, wins] of Object.entries(s.history || {})) for (const w of wins) pushWindow(w);
-  for (const p of s.problems || []) rw.problems.push(p.text);
-  invalidate('header', 'banner', 'aggs', 'roles', 'percpu');
+  for (const p of s.problems || []) rw.problems.push({ at: p.at, text: p.text });
+  invalidate('header', 'banner', 'aggs', 'roles', 'percpu', 'problems');
 }
 
 function onStatus(status) {
@@ -112,8 +112,9 @@ function connect() {
     invalidate('header');
   });
   on('problem', ({ text }) => {
-    rw.problems.push(text);
+    rw.problems.push({ at: Date.now(), text });
     if (rw.problems.length > 20) rw.problems.shift();
+    invalidate('problems');
   });
 }
 
@@ -126,6 +127,7 @@ function render() {
   dirty = new Set();
   if (what.has('banner')) renderBanner();
   if (what.has('header')) renderHeader();
+  if (what.has('problems')) renderProblems();
   if (what.has('aggs')) renderAggList();
   if (what.has('roles')) renderRoles();
   if (what.has('percpu')) renderPerCpu();
@@ -148,6 +150,15 @@ function renderBanner() {
   b.classList.toggle('warn', warn);
   b.dataset.state = !rw.connected ? 'server-down' : rw.state.reachable ? 'ok' : 'daemon-unreachable';
   document.body.classList.toggle('unreachable', Boolean(text));
+}
+
+function renderProblems() {
+  const box = $('problems');
+  // The last minute's only: the banner covers an unreachable daemon.
+  const recent = rw.problems.filter((p) => Date.now() - p.at < 60000);
+  const last = recent[recent.length - 1];
+  box.textContent = last ? `${recent.length > 1 ? `${recent.length} problems in the last minute; latest: ` : ''}${last.text}` : '';
+  box.classList.toggle('hidden', !last);
 }
 
 function setLoss(id, value) {
@@ -449,4 +460,5 @@ window.addEventListener('resize', () => {
 
 connect();
 openTail();
+setInterval(() => invalidate('problems'), 10000);
 renderBanner();

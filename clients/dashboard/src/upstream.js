@@ -27,7 +27,7 @@ export function channelCredentials({ ca, cert, key } = {}) {
 }
 
 // gRPC status codes the streams act on.
-const { CANCELLED, NOT_FOUND } = grpc.status;
+const { CANCELLED, NOT_FOUND, UNAVAILABLE } = grpc.status;
 
 export class Upstream extends EventEmitter {
   constructor({
@@ -232,7 +232,8 @@ export class Upstream extends EventEmitter {
         this.emit('problem', `aggregation ${id}: ${describeError(err)}`);
         return;
       }
-      if (err && err.code !== CANCELLED) this.emit('problem', `Subscribe(${id}): ${describeError(err)}`);
+      // UNAVAILABLE: the daemon went away; the status poll says so.
+      if (err && err.code !== CANCELLED && err.code !== UNAVAILABLE) this.emit('problem', `Subscribe(${id}): ${describeError(err)}`);
       a.retry = setTimeout(() => {
         a.retry = null;
         if (this.aggs.get(id) === a && !a.call) this.#subscribe(id, a);
