@@ -218,6 +218,7 @@ export class Upstream extends EventEmitter {
       if (last && win.end <= last.end) return;
       win.seq = Number(msg.sequence) || 0;
       win.droppedBefore = Number(msg.dropped_before) || 0;
+      a.notFound = 0;
       a.history.push(win);
       if (a.history.length > this.historyLength) a.history.shift();
       this.counters.windows++;
@@ -227,17 +228,21 @@ export class Upstream extends EventEmitter {
       if (a.generation !== generation) return;
       a.call = null;
       if (this.stopped || this.aggs.get(id) !== a) return;
+      let delay = this.retryMs;
       if (err?.code === NOT_FOUND) {
-        // Deleted: the next poll removes it from the list.
-        this.emit('problem', `aggregation ${id}: ${describeError(err)}`);
-        return;
+        // Deleted: the next poll takes it off the list (and cancels this
+        // retry). Still listed after that: the daemon contradicts itself.
+        a.notFound = (a.notFound || 0) + 1;
+        if (a.notFound > 1) this.emit('problem', `aggregation ${id} is listed but Subscribe says ${describeError(err)}`);
+        delay = Math.max(this.retryMs, 2 * this.pollMs);
+      } else if (err && err.code !== CANCELLED && err.code !== UNAVAILABLE) {
+        // UNAVAILABLE: the daemon went away; the status poll says so.
+        this.emit('problem', `Subscribe(${id}): ${describeError(err)}`);
       }
-      // UNAVAILABLE: the daemon went away; the status poll says so.
-      if (err && err.code !== CANCELLED && err.code !== UNAVAILABLE) this.emit('problem', `Subscribe(${id}): ${describeError(err)}`);
       a.retry = setTimeout(() => {
         a.retry = null;
         if (this.aggs.get(id) === a && !a.call) this.#subscribe(id, a);
-      }, this.retryMs);
+      }, delay);
       a.retry.unref?.();
     };
     call.on('error', ended);

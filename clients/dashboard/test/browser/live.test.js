@@ -321,6 +321,9 @@ test('the dashboard in chromium against a live ringwatchd', { timeout: 8 * 60000
     }
     assert.ok(tailed, `the tail never showed ${comm}'s sched_process_exec`);
 
+    // Nothing the daemon said was unusable (a deletion is no problem).
+    assert.equal(await page.isHidden('#problems'), true, `problems shown: ${await page.textContent('#problems')}`);
+
     if (process.env.DASHBOARD_SCREENSHOT) {
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
