@@ -52,6 +52,9 @@ ABSL_FLAG(std::string, pid_file, "",
           "/run/ringwatch/<instance>.pid)");
 ABSL_FLAG(bool, check_config, false,
           "validate the config against this kernel's events and exit");
+ABSL_FLAG(std::string, tracefs, "",
+          "the tracefs directory to use (default: found in /proc/mounts, "
+          "else mounted at /sys/kernel/tracing)");
 
 namespace ringwatch {
 namespace {
@@ -92,6 +95,19 @@ std::string KernelRelease() {
   struct utsname name;
   if (::uname(&name) != 0) return "";
   return name.release;
+}
+
+// --tracefs, else the standard place. The unit passes a bind mount of
+// tracefs: under ProtectKernelTunables=yes /sys/kernel/tracing is read-only.
+absl::StatusOr<std::string> TracefsRoot() {
+  const std::string dir = absl::GetFlag(FLAGS_tracefs);
+  if (dir.empty()) return FindOrMountTracefs();
+  if (!PathExists(dir + "/instances") || !PathExists(dir + "/events")) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--tracefs ", dir,
+        ": not a tracefs mount (no instances/ and events/ in it)"));
+  }
+  return dir;
 }
 
 // Creates the daemon's instance after removing what a crashed earlier run
@@ -158,7 +174,7 @@ int Run() {
   SystemdNotifier notifier;
   auto signals = SignalWatcher::Create();
   if (!signals.ok()) return Fail(signals.status());
-  auto root = FindOrMountTracefs();
+  auto root = TracefsRoot();
   if (!root.ok()) return Fail(root.status());
   // Validate the config against the kernel's events before touching
   // anything: a bad config changes nothing.

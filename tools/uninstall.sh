@@ -30,7 +30,7 @@ systemd_runs=0
 if [[ -z "$prefix" && -d /run/systemd/system ]]; then
   systemd_runs=1
   # Stopping lets ringwatchd remove its tracefs instance itself.
-  systemctl disable --now ringwatch.socket ringwatch.service 2>/dev/null || true
+  systemctl disable --now ringwatch-dashboard.service ringwatch.socket ringwatch.service 2>/dev/null || true
 fi
 
 remove() {  # paths under the prefix
@@ -44,7 +44,8 @@ remove() {  # paths under the prefix
 remove /usr/local/bin/ringwatchd /usr/local/bin/ringwatch /usr/local/bin/ringcat \
   /etc/systemd/system/ringwatch.service /etc/systemd/system/ringwatch.socket \
   /usr/lib/sysusers.d/ringwatch.conf /usr/lib/tmpfiles.d/ringwatch.conf \
-  /usr/local/share/doc/ringwatch /usr/local/share/ringwatch
+  /usr/local/share/doc/ringwatch /usr/local/share/ringwatch \
+  /etc/systemd/system/ringwatch-dashboard.service /usr/local/lib/ringwatch-dashboard
 # What `systemctl enable` made: with --prefix (or without a running
 # systemd) nobody ran `systemctl disable`, and the links would dangle.
 units_dir="$prefix/etc/systemd/system"
