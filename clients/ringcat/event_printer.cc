@@ -108,13 +108,17 @@ void EventPrinter::Append(const RecordView& record, std::string* out) {
 void EventPrinter::AppendFields(const RecordView& record,
                                 const EventFormat& event, bool json,
                                 std::string* out) {
-  // JSON: ,"name":value with null for a field that does not fit its record;
-  // text: " name=value" with "?".
+  // JSON: "name":value (comma-separated) with null for a field that does
+  // not fit its record; text: " name=value" with "?". In JSON common_pid is
+  // in the envelope ("pid"), so the object holds the event's own fields only
+  // and their names, unique within a format, cannot collide.
   const absl::string_view missing = json ? "null" : "?";
+  bool first = true;
   for (const FieldFormat& field : event.fields) {
-    if (field.is_common && field.name != "common_pid") continue;
+    if (field.is_common && (json || field.name != "common_pid")) continue;
     if (json) {
-      out->push_back(',');
+      if (!first) out->push_back(',');
+      first = false;
       AppendJsonString(field.name, out);
       out->push_back(':');
     } else {
@@ -157,8 +161,18 @@ void EventPrinter::AppendJson(const RecordView& record,
     return;
   }
   AppendJsonString(event->FullName(), out);
+  out->append(",\"pid\":");
+  const FieldFormat* pid = event->FindField("common_pid");
+  int64_t pid_value = 0;
+  if (pid != nullptr && FieldInteger(record.payload, *pid, &pid_value)) {
+    absl::StrAppend(out, pid_value);
+  } else {
+    ++bad_fields_;
+    out->append("null");
+  }
+  out->append(",\"fields\":{");
   AppendFields(record, *event, /*json=*/true, out);
-  out->append("}\n");
+  out->append("}}\n");
 }
 
 void EventPrinter::AppendText(const RecordView& record,

@@ -69,10 +69,30 @@ TEST_F(EventPrinterTest, JsonHasEveryFieldTyped) {
   printer.Append(record, &out);
   EXPECT_EQ(out,
             "{\"cpu\":1,\"ts\":123456789,\"event\":\"sched/sched_switch\","
-            "\"common_pid\":1234,\"prev_comm\":\"bash\",\"prev_pid\":1234,"
-            "\"prev_prio\":120,\"prev_state\":1,\"next_comm\":\"swapper/1\","
-            "\"next_pid\":0,\"next_prio\":-1}\n");
+            "\"pid\":1234,\"fields\":{\"prev_comm\":\"bash\",\"prev_pid\":"
+            "1234,\"prev_prio\":120,\"prev_state\":1,\"next_comm\":"
+            "\"swapper/1\",\"next_pid\":0,\"next_prio\":-1}}\n");
   EXPECT_EQ(printer.unknown_events(), 0u);
+}
+
+// ipi/ipi_send_cpu has a field named "cpu": it stays inside "fields", so
+// the record's CPU is not shadowed by a duplicate key (issue 14).
+TEST_F(EventPrinterTest, JsonFieldNamedLikeEnvelopeKeyDoesNotCollide) {
+  ASSERT_TRUE(catalog_.Add(LoadFormat("ipi", "ipi_send_cpu")).ok());
+  const EventFormat* event = catalog_.FindByName("ipi/ipi_send_cpu");
+  std::vector<uint8_t> payload(32, 0);
+  Put<uint16_t>(&payload, 0, static_cast<uint16_t>(event->id));
+  Put<int32_t>(&payload, 4, 77);
+  Put<uint32_t>(&payload, 8, 5);
+  Put<uint64_t>(&payload, 16, 0xffffffff81000000ull);
+  Put<uint64_t>(&payload, 24, 0xffffffff81000010ull);
+  EventPrinter printer(&catalog_, OutputFormat::kJsonLines);
+  std::string out;
+  printer.Append(RecordView{1, 9, absl::MakeConstSpan(payload)}, &out);
+  EXPECT_EQ(out,
+            "{\"cpu\":1,\"ts\":9,\"event\":\"ipi/ipi_send_cpu\",\"pid\":77,"
+            "\"fields\":{\"cpu\":5,\"callsite\":18446744071578845184,"
+            "\"callback\":18446744071578845200}}\n");
 }
 
 TEST_F(EventPrinterTest, TextRendersSecondsAndFields) {
@@ -107,7 +127,7 @@ TEST_F(EventPrinterTest, NonCharArraysAreArraysAndFlexStringsStrings) {
   marker.push_back(0);
   out.clear();
   printer.Append(RecordView{0, 1, absl::MakeConstSpan(marker)}, &out);
-  EXPECT_THAT(out, ::testing::HasSubstr("\"buf\":\"say \\\"hi\\\"\\n\"}"));
+  EXPECT_THAT(out, ::testing::HasSubstr("\"buf\":\"say \\\"hi\\\"\\n\"}}"));
 }
 
 TEST_F(EventPrinterTest, UnknownIdAndShortRecordAreCountedNotDropped) {

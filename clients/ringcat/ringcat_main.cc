@@ -16,18 +16,24 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/ringcat/event_printer.h"
+#include "clients/ringcat/page_capture.h"
 #include "daemon/reader/cpu_ring.h"
 #include "daemon/reader/reader_pool.h"
 #include "daemon/tracedat/trace_dat_file.h"
+#include "daemon/tracedat/trace_dat_metadata.h"
+#include "daemon/tracedat/trace_dat_writer.h"
 #include "daemon/tracefs/instance.h"
 #include "daemon/tracefs/tracefs.h"
+#include "daemon/util/file_util.h"
 
 ABSL_FLAG(std::string, instance, "",
           "tracefs instance to read; created (and removed on exit) when it "
@@ -48,6 +54,16 @@ ABSL_FLAG(uint32_t, buffer_size_kb, 0,
 ABSL_FLAG(std::string, ring_mode, "auto",
           "how to read rings: auto (mmap, falling back to read()), mmap, read");
 ABSL_FLAG(int, threads, 0, "reader threads (0: one per CPU)");
+ABSL_FLAG(std::string, output, "",
+          "write the live rings' sub-buffers, as the kernel wrote them, to "
+          "this trace.dat file (read by trace-cmd report) instead of "
+          "printing events");
+ABSL_FLAG(int, file_version, 7, "trace.dat version for --output: 6 or 7");
+ABSL_FLAG(std::string, compression, "zstd",
+          "--output version 7 compression: zstd or none");
+ABSL_FLAG(bool, kallsyms, true,
+          "store /proc/kallsyms in --output files, so trace-cmd names kernel "
+          "addresses (several MB uncompressed)");
 
 namespace ringwatch {
 namespace {
@@ -238,6 +254,109 @@ int Fail(const absl::Status& status) {
   return kExitError;
 }
 
+// Counts what the pages hold, for the summary (the file keeps them as is).
+class CountingSink : public RecordSink {
+ public:
+  void OnRecord(const RecordView&) override {}
+};
+
+// --output: the instance's sub-buffers, read whole with read(), go to a
+// trace.dat file unchanged; the metadata (formats, kallsyms, command lines)
+// is read from tracefs at the end, so it names every task seen.
+absl::Status CaptureToFile(Instance* instance, const std::string& root,
+                           const EventCatalog& catalog,
+                           const std::vector<int>& cpus, bool configure,
+                           bool drain, double duration) {
+  const std::string path = absl::GetFlag(FLAGS_output);
+  TraceDatWriterOptions options;
+  options.version = absl::GetFlag(FLAGS_file_version);
+  const std::string compression = absl::GetFlag(FLAGS_compression);
+  options.compression = compression == "none" ? TraceDatCompression::kNone
+                                              : TraceDatCompression::kZstd;
+  TraceDatMetadataSources sources;
+  sources.tracefs_root = root;
+  sources.instance_dir = instance->path();
+  if (!absl::GetFlag(FLAGS_kallsyms)) sources.kallsyms_path.clear();
+  int max_cpu = 0;
+  for (int cpu : cpus) max_cpu = std::max(max_cpu, cpu);
+  const uint32_t cpu_count = static_cast<uint32_t>(max_cpu) + 1;
+  const uint32_t page_size = InstanceSubbufSize(instance->path());
+  // A ring's worth per CPU and call: buffer_size_kb is per CPU.
+  // "1408", or "7 (expanded: 1408)" before the ring was first enlarged.
+  uint64_t ring_kb = 0;
+  auto ring_kb_text = ReadFileToString(instance->path() + "/buffer_size_kb");
+  absl::string_view kb_text = ring_kb_text.ok() ? *ring_kb_text : "";
+  const size_t expanded = kb_text.find("expanded:");
+  if (expanded != absl::string_view::npos) {
+    kb_text = kb_text.substr(expanded + 9);
+    kb_text = kb_text.substr(0, kb_text.find(')'));
+  }
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(kb_text), &ring_kb)) {
+    ring_kb = 1 << 20;  // Unreadable: bound by 1 GiB per CPU.
+  }
+  auto capture = PageCapture::Open(instance->path(), cpus, page_size,
+                                   ring_kb * 1024 / page_size + 2);
+  if (!capture.ok()) return capture.status();
+  auto writer = TraceDatWriter::Create(path, page_size, cpu_count, options);
+  if (!writer.ok()) return writer.status();
+  std::vector<DecodeCounters> counters(cpu_count);
+  std::vector<uint64_t> pages(cpu_count);
+  CountingSink counting;
+  auto on_page = [&](uint32_t cpu, absl::Span<const uint8_t> page) {
+    ++pages[cpu];
+    DecodeSubbuf(cpu, page, catalog.header_page(), &counting, &counters[cpu])
+        .IgnoreError();  // Counted in decode_errors; stored as it is.
+    return (*writer)->AddPage(cpu, page);
+  };
+  absl::Status status;
+  if (!drain) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    const absl::Time deadline = duration > 0
+                                    ? absl::Now() + absl::Seconds(duration)
+                                    : absl::InfiniteFuture();
+    while (status.ok()) {
+      status = capture->ReadAvailable(on_page).status();
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) break;
+      timespec wait = absl::ToTimespec(std::min(left, absl::Milliseconds(100)));
+      int signal = ::sigtimedwait(&signals, nullptr, &wait);
+      if (signal > 0) {
+        std::fprintf(stderr, "ringcat: %s, stopping\n", ::strsignal(signal));
+        break;
+      }
+    }
+    if (configure) instance->SetTracingOn(false).IgnoreError();
+  }
+  // What is left (all of it with --drain).
+  if (status.ok()) status = capture->ReadAvailable(on_page).status();
+  if (!status.ok()) return status;
+  // Read now, so the saved command lines name the tasks the pages hold.
+  auto metadata = LoadTraceDatMetadata(sources);
+  if (!metadata.ok()) return metadata.status();
+  status = (*writer)->Finish(*metadata);
+  if (!status.ok()) return status;
+  std::fprintf(stderr, "%-5s %10s %12s %10s %10s %8s\n", "cpu", "pages",
+               "events", "lost", "lost?", "errors");
+  for (int cpu : cpus) {
+    const DecodeCounters& c = counters[cpu];
+    std::fprintf(stderr, "%-5d %10llu %12llu %10llu %10llu %8llu\n", cpu,
+                 static_cast<unsigned long long>(pages[cpu]),
+                 static_cast<unsigned long long>(c.events),
+                 static_cast<unsigned long long>(c.lost_events),
+                 static_cast<unsigned long long>(c.lost_unknown),
+                 static_cast<unsigned long long>(c.decode_errors));
+  }
+  std::fprintf(stderr, "ringcat: wrote %s: trace.dat v%d (%s), %llu bytes\n",
+               path.c_str(), options.version,
+               options.version == 6 ? "none" : compression.c_str(),
+               static_cast<unsigned long long>((*writer)->file_bytes()));
+  return absl::OkStatus();
+}
+
 int ReadLive(OutputFormat format, RingMode ring_mode) {
   const std::string instance_name = absl::GetFlag(FLAGS_instance);
   std::vector<std::string> events = absl::GetFlag(FLAGS_events);
@@ -287,6 +406,18 @@ int ReadLive(OutputFormat format, RingMode ring_mode) {
   if (!catalog.ok()) return Fail(catalog.status());
   auto cpus = OnlineCpus();
   if (!cpus.ok()) return Fail(cpus.status());
+  if (!absl::GetFlag(FLAGS_output).empty()) {
+    absl::Status status = CaptureToFile(instance.get(), *root, *catalog, *cpus,
+                                        configure, drain, duration);
+    if (instance->owned()) {
+      absl::Status removed = instance->Remove();
+      if (!removed.ok()) {
+        std::fprintf(stderr, "ringcat: %s\n", removed.ToString().c_str());
+      }
+    }
+    if (!status.ok()) return Fail(status);
+    return kExitOk;
+  }
   RingOptions ring_options;
   ring_options.mode = ring_mode;
   auto rings = OpenCpuRings(instance->path(), *cpus, catalog->header_page(),
@@ -366,7 +497,9 @@ int Main(int argc, char** argv) {
       "decodes ftrace ring buffers in place and prints every event.\n"
       "  ringcat [--instance NAME] [--events SYSTEM/EVENT,...] "
       "[--duration SECONDS | --drain] [--input trace.dat] "
-      "[--format jsonl|text]");
+      "[--format jsonl|text]\n"
+      "          [--output FILE.dat [--file_version 6|7] "
+      "[--compression zstd|none]]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::fprintf(stderr, "ringcat: unexpected argument '%s' (see --help)\n",
@@ -394,10 +527,28 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "ringcat: --duration must be >= 0\n");
     return kExitUsage;
   }
+  const int file_version = absl::GetFlag(FLAGS_file_version);
+  const std::string compression = absl::GetFlag(FLAGS_compression);
+  if (file_version != 6 && file_version != 7) {
+    std::fprintf(stderr, "ringcat: --file_version %d: expected 6 or 7\n",
+                 file_version);
+    return kExitUsage;
+  }
+  if (compression != "zstd" && compression != "none") {
+    std::fprintf(stderr, "ringcat: --compression '%s': expected zstd or none\n",
+                 compression.c_str());
+    return kExitUsage;
+  }
   // A closed pipe (ringcat | head) is seen as EPIPE, not a fatal signal.
   ::signal(SIGPIPE, SIG_IGN);
   const std::string input = absl::GetFlag(FLAGS_input);
   if (!input.empty()) {
+    if (!absl::GetFlag(FLAGS_output).empty()) {
+      std::fprintf(stderr,
+                   "ringcat: --output records live rings; it does not "
+                   "convert an --input file\n");
+      return kExitUsage;
+    }
     if (!absl::GetFlag(FLAGS_instance).empty() ||
         !absl::GetFlag(FLAGS_events).empty()) {
       std::fprintf(stderr,

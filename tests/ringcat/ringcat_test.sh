@@ -5,6 +5,7 @@ set -uo pipefail
 
 ringcat="$1"
 data_dir="$2"
+json_check="$3"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -20,6 +21,20 @@ for v in v7 v6; do
   grep -q "trace.dat v${v#v}" "$tmp/$v.err" || fail "$v summary missing: $(cat "$tmp/$v.err")"
 done
 cmp -s "$tmp/v7.jsonl" "$tmp/v6.jsonl" || fail "v6 and v7 decode differently"
+
+# --- JSON lines of every event type, through a strict parser --------------
+# (docs/ringcat-json.md): no duplicate keys, the schema's envelope, and the
+# CPU, timestamp, name and pid trace-cmd reports for each event.
+"$ringcat" --input "$data_dir/all_events_v7.dat" --format jsonl >"$tmp/all.jsonl" 2>"$tmp/all.err"
+expect_eq "$?" 0 "ringcat --input all_events_v7.dat exit code"
+if python3 "$json_check" "$tmp/all.jsonl" "$data_dir/all_events_v7.raw-report.txt" >"$tmp/check.out"; then
+  cat "$tmp/check.out"
+  # The fixture holds events with a field named cpu (ipi_send_cpu, ...): the
+  # case the nesting exists for must have been exercised.
+  grep -q "; 0 carry" "$tmp/check.out" && fail "no event with a field named like an envelope key in the fixture"
+else
+  fail "strict JSON check of all_events_v7.dat"
+fi
 
 # --- bad input and usage ---------------------------------------------------
 head -c 3000 "$data_dir/v7.dat" >"$tmp/truncated.dat"
@@ -38,6 +53,8 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "RINGWATCH-SKIP: live ringcat checks: not root" >&2
 elif ! grep -q tracefs /proc/filesystems; then
   echo "RINGWATCH-SKIP: live ringcat checks: kernel has no tracefs" >&2
+elif ! command -v trace-cmd >/dev/null; then
+  echo "RINGWATCH-SKIP: live ringcat checks: no trace-cmd (tools/setup.sh installs it)" >&2
 else
   [[ -e $tracefs/trace ]] || mount -t tracefs nodev $tracefs || true
   name="rwtest_ringcat_$$"
@@ -67,6 +84,34 @@ else
   # A second drain finds it empty: nothing was left behind or read twice.
   "$ringcat" --instance "$name" --drain --format jsonl >"$tmp/drain2.jsonl" 2>/dev/null
   expect_eq "$(grep -c ringcat-marker "$tmp/drain2.jsonl")" 0 "second drain is empty"
+
+  # --output: the same instance refilled, written as trace.dat (v7 zstd, v7
+  # without compression, v6), read by trace-cmd and by ringcat itself.
+  for variant in "7 zstd" "7 none" "6 zstd"; do
+    read -r version compression <<<"$variant"
+    out="$tmp/out_v${version}_$compression.dat"
+    for i in $(seq 1 100); do echo "ringcat-out-$i" >"$tracefs/instances/$name/trace_marker"; done
+    "$ringcat" --instance "$name" --drain --output "$out" --file_version "$version" \
+      --compression "$compression" --kallsyms=false 2>"$tmp/out.err"
+    expect_eq "$?" 0 "--output v$version $compression exit code"
+    grep -q "wrote $out: trace.dat v$version" "$tmp/out.err" || fail "--output summary: $(cat "$tmp/out.err")"
+    if trace-cmd report -i "$out" >"$tmp/out.report" 2>"$tmp/out.report.err"; then
+      got=$(grep -o 'ringcat-out-[0-9]*' "$tmp/out.report" | sed 's/.*out-//' | tr '\n' ' ')
+      expect_eq "$got" "$(seq 1 100 | tr '\n' ' ')" "trace-cmd report of v$version $compression: markers once each, in order"
+    else
+      fail "trace-cmd report -i $out: $(tail -3 "$tmp/out.report.err")"
+    fi
+    trace-cmd report -R -t -i "$out" >"$tmp/out.raw" 2>/dev/null
+    "$ringcat" --input "$out" --format jsonl >"$tmp/out.jsonl" 2>"$tmp/out.in.err"
+    expect_eq "$?" 0 "ringcat --input of its own v$version $compression file"
+    grep -q "trace.dat v$version" "$tmp/out.in.err" || fail "read-back summary: $(cat "$tmp/out.in.err")"
+    python3 "$json_check" "$tmp/out.jsonl" "$tmp/out.raw" >/dev/null ||
+      fail "ringcat's decode of its own v$version $compression file differs from trace-cmd report"
+  done
+  "$ringcat" --input "$data_dir/v7.dat" --output "$tmp/x.dat" >/dev/null 2>&1
+  expect_eq "$?" 2 "--input with --output exit code"
+  "$ringcat" --output "$tmp/x.dat" --file_version 5 >/dev/null 2>&1
+  expect_eq "$?" 2 "--file_version 5 exit code"
 
   # Its own instance is removed on Ctrl-C (SIGINT).
   "$ringcat" --format jsonl >"$tmp/live.jsonl" 2>"$tmp/live.err" &
