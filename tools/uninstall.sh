@@ -59,11 +59,16 @@ done
 if [[ -d "$prefix/usr/local/share/doc" ]]; then
   rmdir --ignore-fail-on-non-empty -- "$prefix/usr/local/share/doc"
 fi
-# A ringwatchd still running (started by hand) holds its pid file locked:
-# leave its socket alone.
-pid_file="$prefix/run/ringwatch/ringwatchd.pid"
-if [[ -e "$pid_file" ]] && ! flock -n -s "$pid_file" true 2>/dev/null; then
-  say "kept /run/ringwatch: ringwatchd (pid $(cat "$pid_file" 2>/dev/null)) still runs; stop it first"
+# A ringwatchd still running (started by hand) holds its pid file
+# (/run/ringwatch/<instance>.pid) locked: leave its socket alone.
+held=""
+for pid_file in "$prefix"/run/ringwatch/*.pid; do
+  if [[ -e "$pid_file" ]] && ! flock -n -s "$pid_file" true 2>/dev/null; then
+    held="$pid_file"
+  fi
+done
+if [[ -n "$held" ]]; then
+  say "kept /run/ringwatch: ringwatchd (pid $(cat "$held" 2>/dev/null)) still runs; stop it first"
 else
   remove /run/ringwatch
 fi
