@@ -16,6 +16,8 @@
 # /var/cache/ringwatch-test/bookworm-systemd). Needs root, debootstrap and
 # network access to the Debian mirror named in /etc/apt.
 set -euo pipefail
+# Bazel gives tests PATH=/bin:/usr/bin:...: debootstrap and chroot are in sbin.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 root="${RINGWATCH_TEST_ROOT:-/var/cache/ringwatch-test/bookworm-systemd}"
 cache="$(dirname "$root")"

@@ -15,6 +15,8 @@
 # The Debian root is cached by nspawn_root.sh (built once, ~2 min); each run
 # boots a copy of it, so a run changes nothing in the cache.
 set -uo pipefail
+# Bazel gives tests PATH=/bin:/usr/bin:...: debootstrap and chroot are in sbin.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # $1 is the runfile of systemd/ringwatch.service, a symlink into the source
 # tree that holds tools/, systemd/ and config/.
