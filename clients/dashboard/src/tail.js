@@ -135,8 +135,10 @@ export class TailHub {
       }
       tail.buffer.push(summarizeEvent(msg.event));
     });
+    let finished = false;
     const ended = (err) => {
-      if (tail.generation !== generation) return;
+      if (finished || tail.generation !== generation) return;
+      finished = true;
       tail.call = null;
       if (!this.tails.has(tail.key)) return;
       const text = err ? describeError(err) : 'the daemon ended the stream';
@@ -150,8 +152,10 @@ export class TailHub {
       }, 1000);
       tail.retry.unref?.();
     };
-    call.on('error', ended);
-    call.on('end', () => ended(null));
+    // 'status' comes once per call with its final code; 'error' repeats it
+    // for a failed call and must have a listener.
+    call.on('status', (st) => ended(st.code === grpc.status.OK ? null : st));
+    call.on('error', () => {});
   }
 
   #cancel(tail) {

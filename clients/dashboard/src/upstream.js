@@ -68,6 +68,7 @@ export class Upstream extends EventEmitter {
     this.stopped = false;
     this.timer = null;
     this.polling = false;
+    this.pollSeq = 0;
   }
 
   start() {
@@ -113,12 +114,15 @@ export class Upstream extends EventEmitter {
     this.polling = true;
     try {
       const status = await this.call('GetStatus', {});
+      // Polls are numbered so a stream that ended NOT_FOUND waits for a list
+      // asked for after that.
+      const seq = ++this.pollSeq;
       const list = await this.call('ListAggregations', {});
       if (this.stopped) return;
       this.status = summarizeStatus(status);
       this.#setReachable(true, '');
       this.emit('status', this.status);
-      this.#reconcile(list);
+      this.#reconcile(list, seq);
     } catch (err) {
       if (this.stopped) return;
       this.counters.pollErrors++;
@@ -146,7 +150,7 @@ export class Upstream extends EventEmitter {
     this.emit('state', this.state);
   }
 
-  #reconcile(list) {
+  #reconcile(list, seq) {
     const infos = Array.isArray(list?.aggregations) ? list.aggregations : null;
     if (!infos) {
       this.#bad('ListAggregations answered without an aggregations list');
@@ -189,7 +193,16 @@ export class Upstream extends EventEmitter {
         a.info = info;
         changed = true;
       }
-      if (!a.call && !a.retry) this.#subscribe(id, a);
+      if (a.call || a.retry) continue;
+      if (a.notFoundAfterPoll !== undefined) {
+        // Its stream ended NOT_FOUND: a list from before that proves nothing.
+        if (seq <= a.notFoundAfterPoll) continue;
+        // Still listed by a later list: the daemon contradicts itself.
+        a.notFound = (a.notFound || 0) + 1;
+        if (a.notFound > 1) this.emit('problem', `aggregation ${id} is listed but Subscribe says it is not found`);
+        a.notFoundAfterPoll = undefined;
+      }
+      this.#subscribe(id, a);
     }
     if (changed) this.emit('aggs', this.snapshot().aggs, this.skippedAggregations);
   }
@@ -224,30 +237,30 @@ export class Upstream extends EventEmitter {
       this.counters.windows++;
       this.emit('window', win);
     });
+    let finished = false;
     const ended = (err) => {
-      if (a.generation !== generation) return;
+      if (finished || a.generation !== generation) return;
+      finished = true;
       a.call = null;
       if (this.stopped || this.aggs.get(id) !== a) return;
-      let delay = this.retryMs;
       if (err?.code === NOT_FOUND) {
-        // Deleted: the next poll takes it off the list (and cancels this
-        // retry). Still listed after that: the daemon contradicts itself.
-        a.notFound = (a.notFound || 0) + 1;
-        if (a.notFound > 1) this.emit('problem', `aggregation ${id} is listed but Subscribe says ${describeError(err)}`);
-        delay = Math.max(this.retryMs, 2 * this.pollMs);
-      } else if (err && err.code !== CANCELLED && err.code !== UNAVAILABLE) {
-        // UNAVAILABLE: the daemon went away; the status poll says so.
-        this.emit('problem', `Subscribe(${id}): ${describeError(err)}`);
+        // Deleted: the next list takes it away. Resubscribed only if a list
+        // asked for after now still has it.
+        a.notFoundAfterPoll = this.pollSeq;
+        return;
       }
+      // UNAVAILABLE: the daemon went away; the status poll says so.
+      if (err && err.code !== CANCELLED && err.code !== UNAVAILABLE) this.emit('problem', `Subscribe(${id}): ${describeError(err)}`);
       a.retry = setTimeout(() => {
         a.retry = null;
         if (this.aggs.get(id) === a && !a.call) this.#subscribe(id, a);
-      }, delay);
+      }, this.retryMs);
       a.retry.unref?.();
     };
-    call.on('error', ended);
-    call.on('end', () => ended(null));
-    call.on('status', () => {});
+    // 'status' comes once per call with its final code; 'error' repeats it
+    // for a failed call and must have a listener.
+    call.on('status', (st) => ended(st.code === grpc.status.OK ? null : st));
+    call.on('error', () => {});
   }
 
   #cancel(a) {

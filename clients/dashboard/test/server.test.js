@@ -213,7 +213,7 @@ test('bad daemon answers are reported, never fatal', async () => {
     t.daemon.onListAggregations = null;
     t.daemon.aggregations = [makeAggInfo('gone')];
     t.daemon.subscribeError = { code: grpc.status.NOT_FOUND, details: "aggregation 'gone' not found" };
-    await eventually(() => b.of('problem').some((p) => /gone is listed but Subscribe says NOT_FOUND/.test(p.text)), 'NOT_FOUND of a listed aggregation reported');
+    await eventually(() => b.of('problem').some((p) => /gone is listed but Subscribe says it is not found/.test(p.text)), 'NOT_FOUND of a listed aggregation reported');
   } finally {
     await t.teardown();
   }
