@@ -13,6 +13,9 @@ packages=(
   # systemd-socket-activate.
   trace-cmd libtraceevent-dev python3 python3-grpcio python3-protobuf systemd
   openssl strace util-linux procps clang-format
+  # Metrics: prometheus-cpp serves /metrics, libseccomp names syscalls, and
+  # Debian's prometheus (server + promtool) scrapes the daemons in tests.
+  prometheus-cpp-dev libseccomp-dev prometheus
   # The web dashboard (clients/dashboard) runs on Node.js 18+ with npm; its
   # browser test drives Debian's chromium. nodejs and npm are skipped when a
   # node and npm are already on PATH (a Node.js from elsewhere).

@@ -97,6 +97,7 @@ void FillValues(const AggSpec& spec, const uint64_t* values, v1::Row* row) {
         out->set_p90(EstimatePercentile(h.buckets, buckets, n, 90, lo, hi));
         out->set_p99(EstimatePercentile(h.buckets, buckets, n, 99, lo, hi));
         out->set_max(hi);
+        out->set_sum(RowLayout::Sum(values, h.stat));
         break;
       }
     }
