@@ -494,6 +494,22 @@ if ours:
 sys.exit(0 if ours and len(good) == len(ours) and errors else 1)
 EOF
 
+# --- uninstall.sh where systemd runs: stops and disables, then removes ----------
+cp "$src/tools/uninstall.sh" "$root/root/uninstall.sh"
+ct systemctl start ringwatch.socket ringwatch.service || fail "could not start the units again before uninstall"
+if ct bash /root/uninstall.sh >"$work/uninstall-inside.log" 2>&1; then
+  for u in ringwatch.service ringwatch.socket; do
+    got=$(ct systemctl is-active "$u")
+    [[ "$got" == inactive ]] || fail "$u is '$got' after uninstall.sh"
+    got=$(ct systemctl is-enabled "$u" 2>&1)
+    [[ "$got" == *"not-found"* || "$got" == *"No such file"* ]] || fail "$u is still known after uninstall.sh: $got"
+  done
+  ct test -e /usr/local/bin/ringwatchd && fail "uninstall.sh left /usr/local/bin/ringwatchd"
+  instance_gone || fail "the instance is still in tracefs after uninstall.sh"
+else
+  fail "tools/uninstall.sh in the container failed: $(cat "$work/uninstall-inside.log")"
+fi
+
 # --- power off, uninstall --prefix, nothing left ----------------------------------
 t=$(now)
 ct systemctl poweroff >/dev/null 2>&1
