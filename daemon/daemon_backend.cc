@@ -151,6 +151,23 @@ absl::Status DaemonBackend::ApplyConfig(const v1::Config& config) {
   std::vector<std::string> deleted;
   {
     absl::MutexLock lock(&mu_);
+    // Memory admission of the outcome (the config's aggregations plus those
+    // created over the API, which survive) before anything changes.
+    std::vector<v1::Aggregation> outcome;
+    for (const auto& [name, spec] : wanted) outcome.push_back(spec);
+    for (const auto& [name, spec] : running) {
+      if (wanted.count(name) == 0 &&
+          origins_[name].origin != v1::AggregationInfo::ORIGIN_CONFIG) {
+        outcome.push_back(spec);
+      }
+    }
+    ASSIGN_OR_RETURN(
+        agg::EngineOptions options,
+        agg::Engine::OptionsFromConfig(config, engine_->num_cpus(), true));
+    RETURN_IF_ERROR(engine_->CheckAdmission(outcome, options.max_memory_bytes));
+    engine_->SetMemoryLimit(options.max_memory_bytes);
+    // Removals first, so the budget never holds an old and a new version.
+    std::vector<const v1::Aggregation*> replaced;
     for (const auto& [name, spec] : running) {
       auto it = wanted.find(name);
       bool from_config =
@@ -165,9 +182,13 @@ absl::Status DaemonBackend::ApplyConfig(const v1::Config& config) {
                      spec, it->second)) {
         // Replaced in place: its subscribers are kept.
         RETURN_IF_ERROR(engine_->RemoveAggregation(name));
-        RETURN_IF_ERROR(engine_->AddAggregation(it->second));
-        origins_[name] = {v1::AggregationInfo::ORIGIN_CONFIG, absl::Now()};
+        replaced.push_back(&it->second);
       }
+    }
+    for (const v1::Aggregation* spec : replaced) {
+      RETURN_IF_ERROR(engine_->AddAggregation(*spec));
+      origins_[spec->name()] = {v1::AggregationInfo::ORIGIN_CONFIG,
+                                absl::Now()};
     }
     for (const auto& [name, spec] : wanted) {
       if (running.count(name)) continue;
@@ -231,6 +252,8 @@ absl::StatusOr<v1::DaemonStatus> DaemonBackend::GetStatus() {
     stats->set_name(absl::StrCat("aggregations/", aggregation.name()));
     *stats->mutable_counters() = aggregation.counters();
     stats->set_pending_starts(aggregation.pending_starts());
+    stats->set_memory_bytes(aggregation.memory_bytes());
+    stats->set_memory_reserved_bytes(aggregation.memory_reserved_bytes());
     FillResultFigures(aggregation.name(), stats);
   }
   *status.mutable_engine() = std::move(engine_stats);
@@ -295,6 +318,8 @@ v1::AggregationInfo DaemonBackend::InfoLocked(const v1::Aggregation& spec,
     if (aggregation.name() != spec.name()) continue;
     *out->mutable_counters() = aggregation.counters();
     out->set_pending_starts(aggregation.pending_starts());
+    out->set_memory_bytes(aggregation.memory_bytes());
+    out->set_memory_reserved_bytes(aggregation.memory_reserved_bytes());
   }
   return info;
 }
@@ -332,6 +357,8 @@ absl::StatusOr<v1::AggregationInfo> DaemonBackend::CreateAggregation(
                        "name"));
     }
   }
+  // RESOURCE_EXHAUSTED when its worst case does not fit the memory budget.
+  RETURN_IF_ERROR(engine_->CheckAddAggregation(spec));
   v1::EngineStats stats;
   absl::MutexLock lock(&mu_);
   if (validate_only) return InfoLocked(spec, stats);

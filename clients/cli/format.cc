@@ -190,7 +190,7 @@ std::string FormatStatus(const v1::DaemonStatus& s) {
 
   if (s.aggregations_size() > 0) {
     Table aggs({"AGGREGATION", ">MATCHED", ">DROPPED", ">LATE", ">WINDOWS",
-                ">KEYS", ">SUBSCRIBERS"});
+                ">KEYS", ">SUBSCRIBERS", ">MEMORY", ">RESERVED"});
     for (const v1::AggregationStats& a : s.aggregations()) {
       absl::string_view name = a.name();
       absl::ConsumePrefix(&name, "aggregations/");
@@ -198,10 +198,17 @@ std::string FormatStatus(const v1::DaemonStatus& s) {
                    HumanCount(a.counters().events_dropped()),
                    HumanCount(a.counters().late_events()),
                    HumanCount(a.windows()), HumanCount(a.distinct_keys()),
-                   absl::StrCat(a.subscribers())});
+                   absl::StrCat(a.subscribers()), HumanBytes(a.memory_bytes()),
+                   HumanBytes(a.memory_reserved_bytes())});
     }
     out += "\n" + aggs.Render();
   }
+  const v1::EngineStats& e = s.engine();
+  absl::StrAppend(&out, "\nmemory: ", HumanBytes(e.memory_bytes()), " in use, ",
+                  HumanBytes(e.memory_reserved_bytes()),
+                  " reserved (worst case at max_keys) of a ",
+                  HumanBytes(e.memory_limit_bytes()),
+                  " budget (limits.max_memory)\n");
   const v1::ServerStatus& v = s.server();
   absl::StrAppend(&out, "\nstreams: ", v.subscribers(), " subscribers, ",
                   v.event_streams(), " event streams (cap ",
@@ -250,7 +257,7 @@ std::string FormatEvents(const v1::ListEventsResponse& events,
 
 std::string FormatAggregations(const v1::ListAggregationsResponse& list) {
   Table t({"NAME", "ORIGIN", "SOURCE", "KEY", "WINDOW", ">MATCHED", ">WINDOWS",
-           ">SUBSCRIBERS"});
+           ">SUBSCRIBERS", ">MEMORY", ">RESERVED"});
   for (const v1::AggregationInfo& a : list.aggregations()) {
     absl::string_view name = a.name();
     absl::ConsumePrefix(&name, "aggregations/");
@@ -276,7 +283,9 @@ std::string FormatAggregations(const v1::ListAggregationsResponse& list) {
               spec.window().empty() ? "-" : spec.window(),
               HumanCount(a.stats().counters().events_matched()),
               HumanCount(a.stats().windows()),
-              absl::StrCat(a.stats().subscribers())});
+              absl::StrCat(a.stats().subscribers()),
+              HumanBytes(a.stats().memory_bytes()),
+              HumanBytes(a.stats().memory_reserved_bytes())});
   }
   return t.Render();
 }

@@ -108,6 +108,11 @@ TEST(FormatTest, StatusMentionsEveryFigureGroup) {
   v1::AggregationStats* a = s.add_aggregations();
   a->set_name("aggregations/syscalls");
   a->set_subscribers(2);
+  a->set_memory_bytes(3 << 20);
+  a->set_memory_reserved_bytes(40 << 20);
+  s.mutable_engine()->set_memory_bytes(5 << 20);
+  s.mutable_engine()->set_memory_reserved_bytes(60 << 20);
+  s.mutable_engine()->set_memory_limit_bytes(256 << 20);
   s.mutable_server()->set_subscribers(2);
   s.mutable_server()->set_max_subscribers(64);
   s.mutable_server()->set_dropped_messages(5);
@@ -116,7 +121,10 @@ TEST(FormatTest, StatusMentionsEveryFigureGroup) {
   for (const char* want :
        {"ringwatchd 0.1.0 on Linux 6.18.0", "up 1h02m03s", "RSS 25.0 MiB",
         "0    mmap   12.3M", "syscalls", "2 subscribers", "cap 64",
-        "5 messages dropped", "listening: unix:///run/ringwatch/x.sock"}) {
+        "5 messages dropped", "listening: unix:///run/ringwatch/x.sock",
+        "3.0 MiB", "40.0 MiB",
+        "memory: 5.0 MiB in use, 60.0 MiB reserved (worst case at max_keys) "
+        "of a 256.0 MiB budget"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
 }

@@ -1,8 +1,13 @@
-// A fixed-capacity hash table of aggregation rows keyed by fixed-size byte
-// keys, with rows stored inline and one overflow row for keys beyond
-// `max_keys`. All memory is allocated up front, so inserting a key on the
-// per-event path never allocates, and Clear() keeps the memory for the next
-// window (absl::flat_hash_map frees large tables on clear()).
+// A hash table of aggregation rows keyed by fixed-size byte keys, with rows
+// stored inline and one overflow row for keys beyond `max_keys`. It starts
+// with room for a few keys and doubles as keys arrive, up to max_keys, so
+// memory follows use rather than max_keys. Every growth is charged to a
+// MemoryAccount first; when the budget refuses, further new keys go to the
+// overflow row. Growth is amortized (log2(max_keys) doublings at most), so
+// the per-event path allocates only when a table doubles. Clear() keeps the
+// memory for the next window unless the last window used under a quarter of
+// it (absl::flat_hash_map frees large tables on clear(), and would regrow
+// them every window).
 #ifndef RINGWATCH_DAEMON_AGG_AGG_TABLE_H_
 #define RINGWATCH_DAEMON_AGG_AGG_TABLE_H_
 
@@ -10,6 +15,8 @@
 #include <cstring>
 #include <memory>
 
+#include "absl/base/optimization.h"
+#include "daemon/agg/memory_budget.h"
 #include "daemon/agg/row_layout.h"
 
 namespace ringwatch {
@@ -44,9 +51,16 @@ inline bool KeyEquals(const uint64_t* stored, const uint8_t* key,
 
 class AggTable {
  public:
-  // `layout` must outlive the table. `max_keys` 0 makes a table holding the
-  // overflow row only (for counters-only partials).
-  AggTable(const RowLayout* layout, uint32_t max_keys);
+  // Room for this many keys before the first growth.
+  static constexpr uint32_t kInitialKeys = 8;
+
+  // `layout` must outlive the table; so must `account` (null: growth is
+  // never refused). `max_keys` 0 makes a table holding the overflow row
+  // only (for counters-only partials); so does a budget that refuses even
+  // the first few keys.
+  AggTable(const RowLayout* layout, uint32_t max_keys,
+           MemoryAccount* account = nullptr);
+  ~AggTable();
   AggTable(const AggTable&) = delete;
   AggTable& operator=(const AggTable&) = delete;
 
@@ -68,9 +82,12 @@ class AggTable {
       }
       pos = (pos + 1) & mask_;
     }
-    if (size_ >= max_keys_) {
-      *overflow = true;
-      return overflow_.get();
+    if (ABSL_PREDICT_FALSE(size_ >= capacity_)) {
+      if (!Grow()) {
+        *overflow = true;
+        return overflow_.get();
+      }
+      pos = EmptySlot(h);
     }
     const uint32_t index = size_++;
     slots_[pos] = (tag << 32) | (index + 1);
@@ -86,6 +103,12 @@ class AggTable {
 
   uint32_t size() const { return size_; }
   uint32_t max_keys() const { return max_keys_; }
+  // Keys that fit before the next growth.
+  uint32_t capacity() const { return capacity_; }
+  // Heap bytes held (slots, rows, overflow row), as charged.
+  uint64_t bytes() const { return bytes_; }
+  // What a table holding `keys` keys takes (its worst case at max_keys).
+  static uint64_t BytesFor(const RowLayout& layout, uint32_t keys);
   const uint8_t* key(uint32_t i) const {
     return reinterpret_cast<const uint8_t*>(Row(i));
   }
@@ -96,7 +119,7 @@ class AggTable {
   const uint64_t* overflow_values() const { return overflow_.get(); }
   const RowLayout& layout() const { return *layout_; }
 
-  // Empties the table, keeping its memory.
+  // Empties the table, keeping its memory unless it was mostly unused.
   void Clear();
   // Adds every row of `other` (same layout) into this table; rows that do
   // not fit go to the overflow row, as does other's overflow row.
@@ -107,16 +130,32 @@ class AggTable {
     return rows_.get() + static_cast<size_t>(i) * row_words_;
   }
 
+  // Doubles the capacity (up to max_keys) if the account allows, moving the
+  // rows and rehashing the slots. False when at max_keys or refused.
+  bool Grow();
+  // Replaces the storage with an empty table with room for `capacity` keys
+  // (the caller accounts for the change in bytes()).
+  void Allocate(uint32_t capacity);
+  // The first empty slot on `h`'s probe sequence.
+  uint64_t EmptySlot(uint64_t h) const {
+    uint64_t pos = h & mask_;
+    while (slots_[pos] != 0) pos = (pos + 1) & mask_;
+    return pos;
+  }
+  static uint64_t SlotsFor(uint32_t capacity);
+
   const RowLayout* layout_;  // Not owned; never null.
+  MemoryAccount* account_;   // Not owned; may be null.
   uint32_t max_keys_;
   uint32_t row_words_;
-  uint64_t mask_ = 0;  // Slot count - 1 (a power of two >= 2 * max_keys).
+  uint32_t capacity_ = 0;  // <= max_keys_.
+  uint64_t mask_ = 0;      // Slot count - 1 (a power of two >= 2 * capacity).
   uint32_t size_ = 0;
+  uint64_t bytes_ = 0;
   // 0 = empty, else (hash >> 32) << 32 | (row index + 1). Linear probing;
   // never more than half full, and rows are never deleted (only Clear()).
   std::unique_ptr<uint64_t[]> slots_;
-  // Left uninitialized: a row is written when its key is inserted, so pages
-  // of a large, sparsely used table are never touched.
+  // Room for capacity_ rows; a row is written when its key is inserted.
   std::unique_ptr<uint64_t[]> rows_;
   std::unique_ptr<uint64_t[]> overflow_;
 };

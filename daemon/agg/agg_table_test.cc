@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "daemon/agg/memory_budget.h"
 #include "daemon/agg/row_layout.h"
 #include "gtest/gtest.h"
 
@@ -119,6 +120,107 @@ TEST(AggTableTest, ZeroKeysIsOverflowOnly) {
   EXPECT_EQ(table.FindOrInsert(Key(1).data(), &overflow),
             table.overflow_values());
   EXPECT_TRUE(overflow);
+}
+
+TEST(AggTableTest, StartsSmallAndGrowsWithTheKeysUpToMaxKeys) {
+  const RowLayout layout(16, 1, {});
+  MemoryAccount account(nullptr);
+  AggTable table(&layout, 1 << 20, &account);
+  // Sized for a few keys, not for max_keys.
+  EXPECT_EQ(table.capacity(), AggTable::kInitialKeys);
+  EXPECT_EQ(account.bytes(), table.bytes());
+  EXPECT_LT(table.bytes(), 1024u);
+  bool overflow;
+  for (int i = 0; i < 1000; ++i) {
+    auto k = Key(i, -i);
+    int64_t v = i;
+    layout.Add(table.FindOrInsert(k.data(), &overflow), &v);
+    ASSERT_FALSE(overflow) << i;
+  }
+  EXPECT_EQ(table.size(), 1000u);
+  EXPECT_EQ(table.capacity(), 1024u);
+  EXPECT_EQ(table.bytes(), AggTable::BytesFor(layout, 1024));
+  EXPECT_EQ(account.bytes(), table.bytes());
+  // Every row survived the doublings.
+  for (int i = 0; i < 1000; ++i) {
+    auto k = Key(i, -i);
+    const uint64_t* row = table.Find(k.data());
+    ASSERT_NE(row, nullptr) << i;
+    EXPECT_EQ(RowLayout::Count(row), 1u);
+    EXPECT_EQ(RowLayout::Sum(row, 0), i);
+  }
+}
+
+TEST(AggTableTest, GrowthStopsAtMaxKeysThatIsNotAPowerOfTwo) {
+  const RowLayout layout(16, 1, {});
+  AggTable table(&layout, 100);
+  bool overflow;
+  int overflowed = 0;
+  for (int i = 0; i < 150; ++i) {
+    auto k = Key(i);
+    int64_t v = 1;
+    layout.Add(table.FindOrInsert(k.data(), &overflow), &v);
+    overflowed += overflow;
+  }
+  EXPECT_EQ(table.size(), 100u);
+  EXPECT_EQ(table.capacity(), 100u);
+  EXPECT_EQ(overflowed, 50);
+  EXPECT_EQ(RowLayout::Count(table.overflow_values()), 50u);
+}
+
+TEST(AggTableTest, ARefusedGrowthSendsNewKeysToTheOverflowRow) {
+  const RowLayout layout(16, 1, {});
+  // Room for the first table and one doubling, not the second.
+  auto budget = std::make_shared<MemoryBudget>(AggTable::BytesFor(layout, 16));
+  MemoryAccount account(budget);
+  AggTable table(&layout, 4096, &account);
+  bool overflow;
+  int overflowed = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto k = Key(i);
+    int64_t v = 1;
+    layout.Add(table.FindOrInsert(k.data(), &overflow), &v);
+    overflowed += overflow;
+  }
+  EXPECT_EQ(table.capacity(), 16u);
+  EXPECT_EQ(table.size(), 16u);
+  EXPECT_EQ(overflowed, 84);
+  EXPECT_EQ(RowLayout::Count(table.overflow_values()), 84u);
+  EXPECT_LE(budget->used(), budget->limit());
+  EXPECT_GE(account.denied(), 1u);
+  // Keys already in the table are still found, not overflowed.
+  auto k = Key(3);
+  int64_t v = 1;
+  layout.Add(table.FindOrInsert(k.data(), &overflow), &v);
+  EXPECT_FALSE(overflow);
+}
+
+TEST(AggTableTest, ClearGivesBackMemoryAMostlyEmptyWindowDidNotUse) {
+  const RowLayout layout(16, 1, {});
+  MemoryAccount account(nullptr);
+  AggTable table(&layout, 1 << 20, &account);
+  bool overflow;
+  int64_t v = 1;
+  for (int i = 0; i < 5000; ++i) {
+    auto k = Key(i);
+    layout.Add(table.FindOrInsert(k.data(), &overflow), &v);
+  }
+  const uint32_t grown = table.capacity();
+  EXPECT_EQ(grown, 8192u);
+  // A window that used most of it keeps it...
+  table.Clear();
+  EXPECT_EQ(table.capacity(), grown);
+  EXPECT_EQ(table.size(), 0u);
+  for (int i = 0; i < 100; ++i) {
+    auto k = Key(i);
+    layout.Add(table.FindOrInsert(k.data(), &overflow), &v);
+  }
+  // ...one that used under a quarter gives the rest back.
+  table.Clear();
+  EXPECT_EQ(table.capacity(), 256u);
+  EXPECT_EQ(account.bytes(), AggTable::BytesFor(layout, 256));
+  auto k = Key(7);
+  EXPECT_EQ(table.Find(k.data()), nullptr);
 }
 
 }  // namespace

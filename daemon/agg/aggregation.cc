@@ -19,7 +19,8 @@ Partial* AggRuntime::StagePool::GetPartial() {
     free_.pop_back();
     return p;
   }
-  owned_.push_back(std::make_unique<Partial>(&spec_->layout, spec_->max_keys));
+  owned_.push_back(
+      std::make_unique<Partial>(&spec_->layout, spec_->max_keys, account_));
   return owned_.back().get();
 }
 
@@ -28,17 +29,55 @@ void AggRuntime::StagePool::Put(Partial* p) {
   free_.push_back(p);
 }
 
+namespace {
+
+bool CrossCpu(const AggSpec& spec) {
+  return spec.kind == AggKind::kLatency && !spec.same_cpu;
+}
+
+uint64_t PairingRingBytes(const AggSpec& spec, const RuntimeOptions& options) {
+  uint64_t items = 1;
+  while (items < options.pairing_items) items <<= 1;
+  return items * ((PairingLayout(spec).bytes + 7) / 8 * 8);
+}
+
+}  // namespace
+
+uint64_t EstimateBytes(const AggSpec& spec, uint32_t num_cpus,
+                       const RuntimeOptions& options) {
+  const uint64_t table = AggTable::BytesFor(spec.layout, spec.max_keys);
+  const uint64_t pending =
+      spec.kind == AggKind::kLatency
+          ? PendingTable::BytesFor(spec.match_bytes, spec.key_bytes,
+                                   spec.max_pending)
+          : 0;
+  uint64_t per_cpu;
+  uint64_t total = 3 * table;
+  if (CrossCpu(spec)) {
+    per_cpu =
+        AggTable::BytesFor(spec.layout, 0) + PairingRingBytes(spec, options);
+    total += table + pending;
+  } else {
+    per_cpu = table + pending;
+  }
+  return total + num_cpus * per_cpu;
+}
+
 AggRuntime::AggRuntime(std::shared_ptr<const AggSpec> spec, uint32_t num_cpus,
                        const RuntimeOptions& options)
     : spec_(std::move(spec)),
       options_(options),
+      reserved_bytes_(EstimateBytes(*spec_, num_cpus, options)),
+      account_(options.budget),
       pending_(num_cpus),
       stolen_(num_cpus, nullptr),
-      stage_pool_(spec_.get()) {
+      stage_pool_(spec_.get(), &account_) {
   for (uint32_t cpu = 0; cpu < num_cpus; ++cpu) {
     shards_.push_back(std::make_unique<ShardAgg>(
         spec_.get(), options_.period_ns, options_.max_partials,
-        options_.pairing_items));
+        options_.pairing_items, &account_));
+    // Allocated whole: admitted with the aggregation (EstimateBytes).
+    if (CrossCpu(*spec_)) account_.Charge(PairingRingBytes(*spec_, options_));
     // One cleared partial ready for the first rotation.
     std::unique_ptr<Partial> p = shards_.back()->NewPartial();
     shards_.back()->free.Push(p.get());
@@ -49,10 +88,13 @@ AggRuntime::AggRuntime(std::shared_ptr<const AggSpec> spec, uint32_t num_cpus,
                                             num_cpus, &stage_pool_,
                                             options_.pairing_buffered);
   }
-  window_table_ = std::make_unique<AggTable>(&spec_->layout, spec_->max_keys);
+  window_table_ =
+      std::make_unique<AggTable>(&spec_->layout, spec_->max_keys, &account_);
   absl::MutexLock lock(&mu_);
-  latest_ = std::make_unique<AggTable>(&spec_->layout, spec_->max_keys);
-  cumulative_ = std::make_unique<AggTable>(&spec_->layout, spec_->max_keys);
+  latest_ =
+      std::make_unique<AggTable>(&spec_->layout, spec_->max_keys, &account_);
+  cumulative_ =
+      std::make_unique<AggTable>(&spec_->layout, spec_->max_keys, &account_);
   cumulative_meta_.cumulative = true;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/types/optional.h"
 #include "daemon/agg/agg_spec.h"
 #include "daemon/agg/agg_table.h"
+#include "daemon/agg/memory_budget.h"
 #include "daemon/agg/pairing_stage.h"
 #include "daemon/agg/partial.h"
 #include "daemon/agg/result_builder.h"
@@ -33,7 +34,18 @@ struct RuntimeOptions {
   uint64_t pairing_buffered = 1 << 22;  // Items waiting in the stage per CPU.
   uint64_t max_windows_per_pass =
       100000;  // Beyond it empty windows are skipped.
+  // The daemon-wide budget the tables are charged to; null: unlimited.
+  std::shared_ptr<MemoryBudget> budget;
 };
+
+// Worst case of an aggregation's memory with every table at max_keys: the
+// merger's three tables (window being merged, latest, cumulative), one
+// partial per CPU, the pending starts at max_pending and the cross-CPU
+// pairing rings (and the stage's partial and pending table). Partials
+// queued for a merger that is behind are not in it: they grow with the
+// events of their window only, and the budget caps them at run time.
+uint64_t EstimateBytes(const AggSpec& spec, uint32_t num_cpus,
+                       const RuntimeOptions& options);
 
 using WindowCallback = std::function<void(const v1::AggregationResult&)>;
 
@@ -81,18 +93,25 @@ class AggRuntime {
   uint64_t PendingStarts() const;
   // Records dropped because no partial was free (not part of any window).
   uint64_t DroppedNoPartial() const;
+  // Heap bytes its tables and rings hold now; the worst case it was
+  // admitted with (EstimateBytes); growths refused by the budget.
+  uint64_t memory_bytes() const { return account_.bytes(); }
+  uint64_t reserved_bytes() const { return reserved_bytes_; }
+  uint64_t memory_denied() const { return account_.denied(); }
 
  private:
   // Partials shaped like the pairing stage's (rows even for cross-CPU
   // latency, whose shard partials only count).
   class StagePool : public PartialPool {
    public:
-    explicit StagePool(const AggSpec* spec) : spec_(spec) {}
+    StagePool(const AggSpec* spec, MemoryAccount* account)
+        : spec_(spec), account_(account) {}
     Partial* GetPartial() override;
     void Put(Partial* p);
 
    private:
     const AggSpec* spec_;
+    MemoryAccount* account_;
     std::vector<Partial*> free_;
     std::vector<std::unique_ptr<Partial>> owned_;
   };
@@ -107,6 +126,9 @@ class AggRuntime {
 
   const std::shared_ptr<const AggSpec> spec_;
   const RuntimeOptions options_;
+  const uint64_t reserved_bytes_;
+  // Before every table: they release their bytes into it when destroyed.
+  MemoryAccount account_;
   std::vector<std::unique_ptr<ShardAgg>> shards_;
 
   // Merger-owned.

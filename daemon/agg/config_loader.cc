@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "daemon/agg/agg_spec.h"
+#include "daemon/agg/memory_budget.h"
 #include "daemon/util/file_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -191,6 +192,14 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
         absl::StrCat("queue_depth ", config.limits().queue_depth(),
                      " is above 65536"));
   }
+  if (!config.limits().max_memory().empty()) {
+    absl::StatusOr<uint64_t> bytes =
+        ParseMemorySize(config.limits().max_memory());
+    if (!bytes.ok()) {
+      add({{"limits", -1}, {"max_memory", -1}},
+          std::string(bytes.status().message()));
+    }
+  }
   if (config.limits().max_subscribers() > 65536) {
     add({{"limits", -1}, {"max_subscribers", -1}},
         absl::StrCat("max_subscribers ", config.limits().max_subscribers(),
@@ -337,6 +346,9 @@ v1::Config WithDefaults(const v1::Config& in) {
   if (c.limits().max_subscribers() == 0)
     c.mutable_limits()->set_max_subscribers(64);
   if (c.limits().queue_depth() == 0) c.mutable_limits()->set_queue_depth(64);
+  if (c.limits().max_memory().empty()) {
+    c.mutable_limits()->set_max_memory(kDefaultMaxMemory);
+  }
   if (c.idle_grace().empty()) c.set_idle_grace(kDefaultIdleGrace);
   if (c.reader_tick().empty()) c.set_reader_tick(kDefaultReaderTick);
   if (c.flush_interval().empty()) c.set_flush_interval("1s");

@@ -33,6 +33,7 @@
 #include "absl/types/optional.h"
 #include "daemon/agg/aggregation.h"
 #include "daemon/agg/dispatcher.h"
+#include "daemon/agg/memory_budget.h"
 #include "daemon/agg/result_builder.h"
 #include "daemon/agg/shard.h"
 #include "daemon/event/event_catalog.h"
@@ -63,7 +64,11 @@ struct EngineOptions {
   // Overrides CLOCK_MONOTONIC, the clock of the readers' drained reports
   // (tests; with now_ns set and this unset, those reports are ignored).
   std::function<uint64_t()> monotonic_ns;
-  RuntimeOptions limits;  // period_ns is set per aggregation.
+  RuntimeOptions limits;  // period_ns and budget are set per engine.
+  // The memory budget (config limits.max_memory): admission refuses
+  // aggregations whose worst case (EstimateBytes) does not fit beside the
+  // running ones, and tables stop growing at it.
+  uint64_t max_memory_bytes = kDefaultMaxMemoryBytes;
 };
 
 struct QueryRequest {
@@ -113,10 +118,23 @@ class Engine {
   void Finish();
 
   // Runtime changes, validated like the config file. AlreadyExists for a
-  // name in use; NotFound for an unknown one.
+  // name in use; NotFound for an unknown one. ResourceExhausted when its
+  // worst case does not fit in the memory budget beside the running
+  // aggregations (the message names the estimate, what is reserved and in
+  // use, and the budget); nothing running is touched then.
   absl::Status AddAggregation(const v1::Aggregation& aggregation);
   absl::Status RemoveAggregation(absl::string_view name);
   std::vector<v1::Aggregation> ListAggregations() const;
+
+  // Admission of a whole set (a reload): OK when the worst case of
+  // `aggregations` fits in `max_memory_bytes`, else ResourceExhausted
+  // naming each estimate. Changes nothing.
+  absl::Status CheckAdmission(const std::vector<v1::Aggregation>& aggregations,
+                              uint64_t max_memory_bytes) const;
+  // The admission check of AddAggregation alone (validate_only requests).
+  absl::Status CheckAddAggregation(const v1::Aggregation& aggregation) const;
+  // Applies a reloaded budget (after CheckAdmission).
+  void SetMemoryLimit(uint64_t bytes) { budget_->set_limit(bytes); }
 
   // NotFound for an unknown aggregation; FailedPrecondition for the latest
   // window of one without a window; Unavailable before its first window
@@ -138,10 +156,16 @@ class Engine {
   Engine(const EventCatalog* catalog, EngineOptions options);
   absl::StatusOr<std::shared_ptr<AggRuntime>> NewRuntime(
       const v1::Aggregation& aggregation) const;
+  // options_.limits as every aggregation of this engine gets them.
+  RuntimeOptions RuntimeLimits() const;
   // Publishes a dispatcher for `aggs` and retires the old one once no
   // reader can be using it. Requires mu_.
   void InstallLocked(std::vector<std::shared_ptr<AggRuntime>> aggs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ResourceExhausted when `estimate` does not fit beside `running`.
+  absl::Status Admit(
+      const std::string& name, uint32_t max_keys, uint64_t estimate,
+      const std::vector<std::shared_ptr<AggRuntime>>& running) const;
   void WaitForReaders(const std::vector<bool>& cpus);
   uint64_t Watermark() const;
   std::vector<std::shared_ptr<AggRuntime>> Snapshot() const;
@@ -158,6 +182,8 @@ class Engine {
   std::atomic<const Dispatcher*> dispatcher_{nullptr};
   std::atomic<uint64_t> bad_cpu_records_{0};
   std::atomic<uint64_t> min_period_ns_{0};
+  // Shared with every aggregation's account (which may outlive a snapshot).
+  const std::shared_ptr<MemoryBudget> budget_;
 
   mutable absl::Mutex mu_;
   std::unique_ptr<const Dispatcher> current_ ABSL_GUARDED_BY(mu_);

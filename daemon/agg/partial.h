@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "daemon/agg/agg_table.h"
+#include "daemon/agg/memory_budget.h"
 #include "daemon/agg/row_layout.h"
 #include "proto/ringwatch/v1/config.pb.h"
 
@@ -68,8 +69,10 @@ struct AggCounters {
 };
 
 struct Partial {
-  Partial(const RowLayout* layout, uint32_t max_keys)
-      : table(layout, max_keys) {}
+  // `account` (may be null) is charged for the table and must outlive it.
+  Partial(const RowLayout* layout, uint32_t max_keys,
+          MemoryAccount* account = nullptr)
+      : table(layout, max_keys, account) {}
 
   // Window `w` of length `period`: [w * period, (w + 1) * period).
   void Label(uint64_t w, uint64_t period) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "daemon/agg/memory_budget.h"
 #include "gtest/gtest.h"
 
 namespace ringwatch {
@@ -84,6 +85,47 @@ TEST(PendingTableTest, EveryStartIsKeptOrCountedAsEvicted) {
   }
   EXPECT_EQ(taken, 4096u - evicted);
   EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(PendingTableTest, StartsWithAFewSetsAndGrowsWithTheStarts) {
+  MemoryAccount account(nullptr);
+  PendingTable t(8, 8, 1 << 20, &account);
+  EXPECT_EQ(t.capacity(), 1u << 20);
+  EXPECT_EQ(t.allocated(), PendingTable::kInitialSets * PendingTable::kWays);
+  EXPECT_EQ(account.bytes(), t.bytes());
+  uint64_t evicted = 0;
+  for (uint64_t k = 0; k < 10000; ++k) {
+    uint64_t payload = k + 1;
+    evicted += t.Insert(K(k).data(), k, reinterpret_cast<uint8_t*>(&payload)) ==
+               Result::kEvicted;
+  }
+  // Far below capacity: a full set doubles the table instead of evicting.
+  EXPECT_EQ(evicted, 0u);
+  EXPECT_EQ(t.size(), 10000u);
+  EXPECT_LT(t.allocated(), 1u << 17);
+  EXPECT_EQ(account.bytes(), t.bytes());
+  uint64_t ts, out;
+  for (uint64_t k = 0; k < 10000; ++k) {
+    ASSERT_TRUE(t.Take(K(k).data(), &ts, reinterpret_cast<uint8_t*>(&out)));
+    EXPECT_EQ(ts, k);
+    EXPECT_EQ(out, k + 1);
+  }
+}
+
+TEST(PendingTableTest, ARefusedGrowthEvictsInstead) {
+  auto budget = std::make_shared<MemoryBudget>(PendingTable::BytesFor(
+      8, 0, PendingTable::kInitialSets * PendingTable::kWays));
+  MemoryAccount account(budget);
+  PendingTable t(8, 0, 1 << 20, &account);
+  uint64_t evicted = 0;
+  for (uint64_t k = 0; k < 1000; ++k) {
+    evicted += t.Insert(K(k).data(), k, nullptr) == Result::kEvicted;
+  }
+  EXPECT_EQ(t.allocated(), PendingTable::kInitialSets * PendingTable::kWays);
+  EXPECT_EQ(t.size() + evicted, 1000u);
+  EXPECT_LE(t.size(), t.allocated());
+  EXPECT_GE(account.denied(), 1u);
+  EXPECT_LE(budget->used(), budget->limit());
 }
 
 }  // namespace

@@ -15,10 +15,12 @@ namespace ringwatch {
 namespace agg {
 
 ShardAgg::ShardAgg(const AggSpec* spec, uint64_t period_ns,
-                   uint32_t max_partials, uint32_t pairing_items)
+                   uint32_t max_partials, uint32_t pairing_items,
+                   MemoryAccount* account)
     : spec(spec),
       period_ns(period_ns),
       max_partials(max_partials),
+      account(account),
       // Every partial this shard can hand over fits, so Push never fails.
       closed(max_partials + 8),
       free(max_partials + 8) {
@@ -28,7 +30,7 @@ ShardAgg::ShardAgg(const AggSpec* spec, uint64_t period_ns,
   if (spec->kind == AggKind::kLatency) {
     if (spec->same_cpu) {
       pending = std::make_unique<PendingTable>(
-          spec->match_bytes, spec->key_bytes, spec->max_pending);
+          spec->match_bytes, spec->key_bytes, spec->max_pending, account);
     } else {
       pairing = std::make_unique<SpscRecordRing>(PairingLayout(*spec).bytes,
                                                  pairing_items);
@@ -42,7 +44,8 @@ std::unique_ptr<Partial> ShardAgg::NewPartial() const {
   // Cross-CPU latency rows are built by the pairing stage; the shard's
   // partials then only count.
   const bool rows = !(spec->kind == AggKind::kLatency && !spec->same_cpu);
-  return std::make_unique<Partial>(&spec->layout, rows ? spec->max_keys : 0);
+  return std::make_unique<Partial>(&spec->layout, rows ? spec->max_keys : 0,
+                                   account);
 }
 
 Partial* ShardAgg::TakeFree() {

@@ -41,8 +41,10 @@ inline constexpr uint64_t kUnknownTimestamp = ~uint64_t{0};
 struct ShardAgg {
   // `max_partials`: partials the reader may allocate (open windows waiting
   // for the merger, plus the active one); beyond it records are dropped.
+  // `account` (may be null) is charged for every table and must outlive
+  // the shard.
   ShardAgg(const AggSpec* spec, uint64_t period_ns, uint32_t max_partials,
-           uint32_t pairing_items);
+           uint32_t pairing_items, MemoryAccount* account = nullptr);
   ~ShardAgg();
   ShardAgg(const ShardAgg&) = delete;
   ShardAgg& operator=(const ShardAgg&) = delete;
@@ -50,6 +52,7 @@ struct ShardAgg {
   const AggSpec* spec;  // Never null.
   const uint64_t period_ns;
   const uint32_t max_partials;
+  MemoryAccount* const account;  // May be null.
 
   // Shared with the merger.
   std::atomic<Partial*> active{nullptr};  // Never null once constructed.
