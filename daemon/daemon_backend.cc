@@ -50,6 +50,16 @@ class DaemonBackend::TeeSink : public RecordSink {
 
   void OnDrained(int64_t monotonic_ns) override {
     engine_sink_->OnDrained(monotonic_ns);
+    if (backend_->tap_count_.load(std::memory_order_relaxed) == 0) return;
+    std::shared_ptr<const TapList> taps = std::atomic_load(&backend_->taps_);
+    if (!taps) return;
+    for (const auto& tap : *taps) tap->OnReaderDrained();
+  }
+
+  // Taps (StreamEvents) drop their oldest by design; only the engine holds
+  // the reader back.
+  bool HasRoomFor(uint32_t records) override {
+    return engine_sink_->HasRoomFor(records);
   }
 
   void OnLoss(const LossReport& loss) override {
@@ -438,6 +448,10 @@ absl::StatusOr<uint64_t> DaemonBackend::AddEventTap(
   tap_handles_[handle] = std::move(tap);
   PublishTapsLocked();
   return handle;
+}
+
+uint64_t DaemonBackend::EventTimeHorizon() {
+  return engine_->DeliveredBefore();
 }
 
 void DaemonBackend::RemoveEventTap(uint64_t handle) {

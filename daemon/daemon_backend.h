@@ -72,6 +72,7 @@ class DaemonBackend : public Backend {
   void RemoveWindowListener(uint64_t handle) override;
   absl::StatusOr<uint64_t> AddEventTap(std::shared_ptr<EventTap> tap) override;
   void RemoveEventTap(uint64_t handle) override;
+  uint64_t EventTimeHorizon() override;
 
  private:
   class TeeSink;

@@ -59,7 +59,8 @@ commands:
   query NAME      latest closed window (--cumulative: since start); --top N,
                   --filter KEYGLOB
   watch NAME...   live table of each closed window (Ctrl-C to stop)
-  tail [GLOB...]  raw decoded events as they happen; --rate N, --pid P
+  tail [GLOB...]  raw decoded events in time order; --rate N, --pid P,
+                  --arrival_order (sooner, CPU by CPU)
   create FILE     start an aggregation from a text-format Aggregation
                   (as in the config file); --validate_only
   delete NAME     stop an aggregation
@@ -302,6 +303,7 @@ absl::Status Cli::Tail(const std::vector<std::string>& globs) {
   for (int32_t p : options_.pids) request.add_pids(p);
   for (uint32_t c : options_.cpus) request.add_cpus(c);
   request.set_max_events_per_second(options_.rate);
+  request.set_arrival_order(options_.arrival_order);
   std::unique_ptr<grpc::ClientReader<v1::StreamEventsResponse>> reader =
       stub_->StreamEvents(&ctx, request);
   v1::StreamEventsResponse m;

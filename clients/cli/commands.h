@@ -33,6 +33,7 @@ struct CliOptions {
   double rate = 0;                             // tail: events/s.
   std::vector<int32_t> pids;                   // tail.
   std::vector<uint32_t> cpus;                  // tail.
+  bool arrival_order = false;                  // tail: not in time order.
   int64_t count = 0;    // watch, tail: stop after this many; 0: never.
   bool redraw = false;  // watch: clear the screen per window (a terminal).
 };

@@ -35,6 +35,10 @@ ABSL_FLAG(double, rate, 0,
           "default, 100).");
 ABSL_FLAG(std::string, pid, "", "tail: comma-separated pids.");
 ABSL_FLAG(std::string, cpu, "", "tail: comma-separated CPUs.");
+ABSL_FLAG(bool, arrival_order, false,
+          "tail: print events as each CPU's reader delivers them (sooner, "
+          "but time may go backwards between CPUs) instead of in time "
+          "order.");
 ABSL_FLAG(int64_t, count, 0, "watch/tail: stop after this many messages.");
 ABSL_FLAG(std::string, tls_ca, "",
           "TCP with TLS: the CA (PEM) that signed the daemon's certificate.");
@@ -78,6 +82,7 @@ int main(int argc, char** argv) {
   options.validate_only = absl::GetFlag(FLAGS_validate_only);
   options.rate = absl::GetFlag(FLAGS_rate);
   options.count = absl::GetFlag(FLAGS_count);
+  options.arrival_order = absl::GetFlag(FLAGS_arrival_order);
   options.redraw = isatty(STDOUT_FILENO) && !options.json;
   if (!ParseList(absl::GetFlag(FLAGS_pid), &options.pids)) {
     return Fail("--pid: expected comma-separated numbers");

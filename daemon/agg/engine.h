@@ -148,6 +148,11 @@ class Engine {
 
   v1::EngineStats Stats() const;
 
+  // Live: trace-clock time before which every CPU has delivered all its
+  // records, or is taken to be idle (the watermark that closes windows,
+  // from the readers' progress, drained reports and the idle grace).
+  uint64_t DeliveredBefore() const { return Watermark(); }
+
   uint32_t num_cpus() const { return static_cast<uint32_t>(shards_.size()); }
 
  private:

@@ -27,13 +27,15 @@ void PairingStage::Drain(uint32_t cpu, SpscRecordRing* ring) {
     b.bytes.erase(b.bytes.begin(), b.bytes.begin() + b.read);
     b.read = 0;
   }
-  for (const uint8_t* item = ring->Front(); item != nullptr;
+  // Backpressure: when full, the rest stays in the ring, whose reader is
+  // then held back (Shard::HasRoomFor) with its data in the kernel's ring.
+  // The CPU with the lowest watermark always has its items below the
+  // watermark, so Process frees room and this cannot deadlock.
+  for (const uint8_t* item = ring->Front();
+       item != nullptr &&
+       (b.bytes.size() - b.read) / layout_.bytes < max_buffered_;
        item = ring->Front()) {
-    if ((b.bytes.size() - b.read) / layout_.bytes >= max_buffered_) {
-      ++b.dropped;
-    } else {
-      b.bytes.insert(b.bytes.end(), item, item + layout_.bytes);
-    }
+    b.bytes.insert(b.bytes.end(), item, item + layout_.bytes);
     ring->Release();
   }
 }
@@ -80,13 +82,6 @@ void PairingStage::Process(uint64_t limit) {
     CpuBuffer& b = buffers_[best];
     Handle(best, b.bytes.data() + b.read);
     b.read += layout_.bytes;
-  }
-  // Items dropped for lack of room are accounted in the newest window.
-  for (CpuBuffer& b : buffers_) {
-    if (b.dropped > 0 && current_ != nullptr) {
-      current_->counters.dropped += b.dropped;
-      b.dropped = 0;
-    }
   }
 }
 

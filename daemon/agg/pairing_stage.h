@@ -12,7 +12,8 @@
 // i.e. once every CPU has delivered everything older. One pending table,
 // one writer, deterministic pairing (live and replay give the same pairs).
 // The cost is latency of results (up to the idle grace) and memory for
-// items waiting for the watermark, which is bounded (drops are counted).
+// items waiting for the watermark, which is bounded: a full stage leaves
+// items in the readers' rings, which then hold their readers back.
 #ifndef RINGWATCH_DAEMON_AGG_PAIRING_STAGE_H_
 #define RINGWATCH_DAEMON_AGG_PAIRING_STAGE_H_
 
@@ -37,7 +38,8 @@ class PartialPool {
 
 class PairingStage {
  public:
-  // `max_buffered` items wait per CPU for the watermark; more are dropped.
+  // `max_buffered` items wait per CPU for the watermark; more stay in the
+  // CPU's ring until Process makes room.
   PairingStage(const AggSpec* spec, uint64_t period_ns, uint32_t num_cpus,
                PartialPool* pool, uint64_t max_buffered);
   PairingStage(const PairingStage&) = delete;
@@ -60,8 +62,7 @@ class PairingStage {
  private:
   struct CpuBuffer {
     std::vector<uint8_t> bytes;
-    size_t read = 0;       // Offset of the next item.
-    uint64_t dropped = 0;  // Not yet accounted in a partial.
+    size_t read = 0;  // Offset of the next item.
   };
   Partial* PartialFor(uint64_t timestamp);
   void Handle(uint32_t cpu, const uint8_t* item);

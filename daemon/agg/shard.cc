@@ -1,5 +1,6 @@
 #include "daemon/agg/shard.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -64,6 +65,16 @@ Partial* ShardAgg::TakeFree() {
   return nullptr;
 }
 
+bool ShardAgg::CanRotate(uint32_t times) const {
+  const uint64_t allocatable = reader_owned.size() < max_partials
+                                   ? max_partials - reader_owned.size()
+                                   : 0;
+  const uint64_t obtainable =
+      (spare != nullptr ? 1 : 0) + free.SizeApprox() + allocatable;
+  return obtainable >= times &&
+         closed.capacity() - closed.SizeApprox() >= times;
+}
+
 PairingLayout::PairingLayout(const AggSpec& spec) {
   match_offset = 16;
   group_offset = match_offset + spec.match_bytes;
@@ -83,6 +94,38 @@ ShardCounters Shard::counters() const {
   c.lost_unknown = lost_unknown_.load(std::memory_order_relaxed);
   c.watermark = watermark();
   return c;
+}
+
+namespace {
+// Window rotations a reader must be able to make before it takes another
+// sub-buffer. A sub-buffer spanning more windows than this while the merger
+// is that far behind is the one case left: see Shard::Run.
+constexpr uint32_t kRotationReserve = 2;
+}  // namespace
+
+bool Shard::HasRoomFor(uint32_t records) {
+  section_.Enter();
+  const Dispatcher* d = programs_->load(std::memory_order_acquire);
+  bool room = true;
+  for (const auto& agg : d->aggs()) {
+    const ShardAgg& sa = agg->shard(cpu_);
+    if (!sa.CanRotate(kRotationReserve)) {
+      room = false;
+      break;
+    }
+    if (sa.pairing != nullptr) {
+      // A record is at most a start and an end of one aggregation. A ring
+      // smaller than that must be empty (and may then still overflow).
+      const uint64_t capacity = sa.pairing->capacity();
+      const uint64_t need = std::min<uint64_t>(2ull * records, capacity);
+      if (capacity - sa.pairing->SizeApprox() < need) {
+        room = false;
+        break;
+      }
+    }
+  }
+  section_.Exit();
+  return room;
 }
 
 void Shard::OnLoss(const LossReport& loss) {
@@ -171,11 +214,16 @@ void Shard::Run(const Program& program, const RecordView& record) {
   const AggSpec& spec = *sa.spec;
   Partial* p = sa.active.load(std::memory_order_acquire);
   if (record.timestamp >= p->end) {
-    p = Rotate(sa, p, record.timestamp);
-    if (p == nullptr) {
-      ++sa.dropped_local;
-      sa.dropped_no_partial.store(sa.dropped_local, std::memory_order_relaxed);
-      return;
+    Partial* next = Rotate(sa, p, record.timestamp);
+    if (next != nullptr) {
+      p = next;
+    } else {
+      // No partial free although there was room before this sub-buffer
+      // (HasRoomFor): it spans more windows than the reserve while the
+      // merger is behind. Rather than lose the record, count it in the
+      // open partial, an earlier window than its own, as late.
+      p = sa.active.load(std::memory_order_acquire);
+      ++p->counters.late;
     }
   }
   if (!p->dirty.load(std::memory_order_relaxed)) {
@@ -308,6 +356,8 @@ void Shard::RunLatency(const AggSpec& spec, ShardAgg& sa, Partial* p,
     // Cross-CPU: the pairing stage does the rest in timestamp order.
     uint8_t* item = sa.pairing->Reserve();
     if (item == nullptr) {
+      // Only with a sub-buffer of more records than half the ring holds
+      // (HasRoomFor asked for room for all of them).
       --p->counters.matched;
       ++p->counters.dropped;
       return;

@@ -40,7 +40,8 @@ inline constexpr uint64_t kUnknownTimestamp = ~uint64_t{0};
 // One aggregation's state on one CPU.
 struct ShardAgg {
   // `max_partials`: partials the reader may allocate (open windows waiting
-  // for the merger, plus the active one); beyond it records are dropped.
+  // for the merger, plus the active one); with none left the reader is held
+  // back (Shard::HasRoomFor).
   // `account` (may be null) is charged for every table and must outlive
   // the shard.
   ShardAgg(const AggSpec* spec, uint64_t period_ns, uint32_t max_partials,
@@ -74,6 +75,8 @@ struct ShardAgg {
   // A cleared partial for the reader: spare, free queue, or a new one while
   // under max_partials. nullptr when none.
   Partial* TakeFree();
+  // Partials TakeFree can still give, and the closed queue take (reader).
+  bool CanRotate(uint32_t times) const;
   // Allocates a partial of this aggregation's shape (any thread; the caller
   // owns it).
   std::unique_ptr<Partial> NewPartial() const;
@@ -112,6 +115,9 @@ class Shard : public RecordSink {
   void OnDrained(int64_t monotonic_ns) override {
     drained_monotonic_ns_.store(monotonic_ns, std::memory_order_release);
   }
+  // Backpressure: room in every aggregation's cross-CPU pairing ring for
+  // the items of `records` records, and a partial for the next windows.
+  bool HasRoomFor(uint32_t records) override;
 
   uint32_t cpu() const { return cpu_; }
   ReaderSection& section() { return section_; }

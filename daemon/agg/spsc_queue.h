@@ -88,6 +88,13 @@ class SpscRecordRing {
   SpscRecordRing& operator=(const SpscRecordRing&) = delete;
 
   uint32_t record_bytes() const { return stride_; }
+  uint64_t capacity() const { return mask_ + 1; }
+  // Any thread; a snapshot. The producer's own view is exact as a lower
+  // bound of the free slots (the consumer only frees more).
+  uint64_t SizeApprox() const {
+    return tail_.load(std::memory_order_acquire) -
+           head_.load(std::memory_order_acquire);
+  }
 
   // Producer: a slot to fill, or nullptr when full; then Commit().
   uint8_t* Reserve() {

@@ -38,6 +38,11 @@ void CpuRing::Publish() {
   published_.kernel_read.store(kernel_read_, kRelaxed);
 }
 
+bool CpuRing::SinkHasRoom(RecordSink* sink, uint32_t data_bytes) {
+  held_back_ = !sink->HasRoomFor(data_bytes / kMinRecordBytes + 1);
+  return !held_back_;
+}
+
 RingCounters CpuRing::counters() const {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   RingCounters c;

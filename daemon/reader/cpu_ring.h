@@ -61,6 +61,10 @@ class CpuRing {
   // Whether the last ReadAvailable left the ring empty (it stopped because
   // nothing was left, not at a bound).
   bool drained() const { return drained_; }
+  // Whether the last ReadAvailable stopped because its sink had no room
+  // (RecordSink::HasRoomFor): the rest waits in the kernel's ring, and
+  // polling the descriptor would only report it again.
+  bool held_back() const { return held_back_; }
 
   uint32_t cpu() const { return cpu_; }
 
@@ -72,6 +76,13 @@ class CpuRing {
 
   // Copies the owner's counters to the published atomics (relaxed stores).
   void Publish();
+  // Asks `sink` for room for a whole sub-buffer of `data_bytes` (every
+  // record takes at least kMinRecordBytes) before decoding any of it; sets
+  // held_back_ on no.
+  bool SinkHasRoom(RecordSink* sink, uint32_t data_bytes);
+  // A 4-byte record header and the 4 bytes of common_type, flags and
+  // preempt_count that every event starts with.
+  static constexpr uint32_t kMinRecordBytes = 8;
 
   uint32_t cpu_;
   // Written by the owner thread only.
@@ -82,6 +93,7 @@ class CpuRing {
   uint64_t kernel_overrun_ = 0;
   uint64_t kernel_read_ = 0;
   bool drained_ = false;
+  bool held_back_ = false;
 
  private:
   struct Published {

@@ -267,13 +267,18 @@ void MappedRing::AccountMeta() {
 }
 
 absl::StatusOr<bool> MappedRing::ReadAvailable(RecordSink* sink) {
+  drained_ = false;
+  // Backpressure: each decoding step below delivers at most one
+  // sub-buffer's records, so the sink is asked for that much room before
+  // each; on no, the rest stays in the kernel's ring (no GET_READER).
+  if (!SinkHasRoom(sink, data_capacity_)) return false;
   // Records the writer committed to our sub-buffer since the last call.
   bool progressed = DecodeCurrent(sink);
-  drained_ = false;
   int same_in_a_row = 0;
   // A bound so that a writer as fast as we are cannot keep one call (and the
   // other rings of this thread) busy forever: one lap of the ring.
   for (uint32_t swaps = 0; swaps <= nr_subbufs_;) {
+    if (!SinkHasRoom(sink, data_capacity_)) break;
     absl::Status status = GetReader();
     if (!status.ok()) {
       Publish();

@@ -62,6 +62,9 @@ absl::StatusOr<bool> ReadRing::ReadAvailable(RecordSink* sink) {
   // Bounded, so that a writer as fast as we are cannot hold this thread (and
   // its other rings) forever; poll() reports what is left.
   for (int reads = 0; reads < kMaxReadsPerCall; ++reads) {
+    // Backpressure: a read takes a whole sub-buffer out of the kernel's
+    // ring, so ask for room for all of it first.
+    if (!SinkHasRoom(sink, subbuf_size_)) break;
     ++syscalls_;
     ssize_t n = ::read(fd_.get(), buffer_.get(), subbuf_size_);
     if (n < 0) {

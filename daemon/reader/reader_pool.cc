@@ -26,6 +26,12 @@ int64_t MonotonicNs() {
 // never pauses.
 constexpr int kMaxDrainRounds = 64;
 
+// How soon a ring held back by its sink (RecordSink::HasRoomFor) is asked
+// again. Its descriptor leaves the poll set meanwhile (it would report the
+// data that is waiting at once, forever): one check of the sink per
+// millisecond, no ioctl, while the merger frees room on its own tick.
+constexpr int kHeldBackRetryMs = 1;
+
 int PollTimeoutMs(absl::Duration tick) {
   if (tick == absl::InfiniteDuration()) return -1;
   int64_t ms =
@@ -58,6 +64,11 @@ absl::StatusOr<std::unique_ptr<ReaderPool>> ReaderPool::Create(
   if (options.tick < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "reader pool: negative tick ", absl::FormatDuration(options.tick)));
+  }
+  if (options.stuck_after <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reader pool: stuck_after must be positive, got ",
+                     absl::FormatDuration(options.stuck_after)));
   }
   ScopedFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd.valid()) {
@@ -95,13 +106,29 @@ void ReaderPool::RecordError(const absl::Status& status) {
 }
 
 bool ReaderPool::DrainRing(size_t ring) {
-  for (int round = 0; round < kMaxDrainRounds; ++round) {
+  const int64_t give_up =
+      MonotonicNs() + absl::ToInt64Nanoseconds(options_.stuck_after);
+  for (int round = 0; round < kMaxDrainRounds;) {
     absl::StatusOr<bool> more = rings_[ring]->ReadAvailable(sinks_[ring]);
     if (!more.ok()) {
       RecordError(more.status());
       return false;
     }
+    if (rings_[ring]->held_back()) {
+      // The sink is full: wait for room rather than leave the tail behind,
+      // unless the stage behind it is stuck.
+      if (MonotonicNs() > give_up) {
+        RecordError(absl::DeadlineExceededError(absl::StrCat(
+            "cpu ", rings_[ring]->cpu(), "'s reader was held back for over ",
+            absl::FormatDuration(options_.stuck_after),
+            " while draining; the rest is left in the ring")));
+        return false;
+      }
+      ::poll(nullptr, 0, kHeldBackRetryMs);
+      continue;
+    }
     if (!*more) break;
+    ++round;
   }
   return true;
 }
@@ -148,16 +175,33 @@ void ReaderPool::RunGroup(size_t index) {
   }
   size_t live = group.rings.size();
   const int timeout_ms = PollTimeoutMs(options_.tick);
+  const int64_t stuck_after_ns = absl::ToInt64Nanoseconds(options_.stuck_after);
+  // Per ring of the group: CLOCK_MONOTONIC ns since which its sink has held
+  // it back, 0 when it is not held back. Its descriptor is then out of the
+  // poll set (stored as -2 - fd, negative so that poll() ignores it).
+  std::vector<int64_t> held_since(group.rings.size(), 0);
   // Records already waiting wake nobody (the kernel wakes on new writes), so
   // read everything once before the first wait.
   bool read_all = true;
   std::atomic<int64_t>& heartbeat = heartbeats_[index];
   while (live > 0) {
-    heartbeat.store(MonotonicNs(), std::memory_order_relaxed);
+    const int64_t now = MonotonicNs();
+    // A reader held back is alive, but one held back for longer than
+    // stuck_after waits on a stage that no longer moves: it stops beating,
+    // so that the watchdog sees the daemon as stalled.
+    bool stuck = false;
+    for (int64_t since : held_since) {
+      stuck |= since != 0 && now - since > stuck_after_ns;
+    }
+    if (!stuck) heartbeat.store(now, std::memory_order_relaxed);
+    bool any_held = false;
     for (size_t k = 0; k < group.rings.size(); ++k) {
       pollfd& p = fds[1 + k];
+      const bool was_held = held_since[k] != 0;
+      if (was_held) p.fd = -2 - p.fd;  // Back in the poll set.
       if (p.fd < 0) continue;
-      if (!read_all && (p.revents & (POLLIN | POLLERR | POLLHUP)) == 0) {
+      if (!read_all && !was_held &&
+          (p.revents & (POLLIN | POLLERR | POLLHUP)) == 0) {
         continue;
       }
       CpuRing& ring = *rings_[group.rings[k]];
@@ -168,8 +212,18 @@ void ReaderPool::RunGroup(size_t index) {
       if (!r.ok()) {
         RecordError(r.status());
         p.fd = -1;  // poll() ignores negative descriptors.
+        held_since[k] = 0;
         --live;
-      } else if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 && !*r) {
+        continue;
+      }
+      if (ring.held_back()) {
+        if (!was_held) held_since[k] = read_start;
+        p.fd = -2 - p.fd;
+        any_held = true;
+        continue;
+      }
+      held_since[k] = 0;
+      if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 && !*r) {
         // Not readable yet flagged: polling it again would spin.
         RecordError(absl::InternalError(absl::StrCat(
             "poll reported an error on cpu ", ring.cpu(), "'s ring")));
@@ -178,7 +232,11 @@ void ReaderPool::RunGroup(size_t index) {
       }
     }
     for (pollfd& p : fds) p.revents = 0;
-    int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    const int wait_ms =
+        any_held && (timeout_ms < 0 || timeout_ms > kHeldBackRetryMs)
+            ? kHeldBackRetryMs
+            : timeout_ms;
+    int n = ::poll(fds.data(), fds.size(), wait_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       RecordError(absl::ErrnoToStatus(errno, "reader pool: poll"));
@@ -189,6 +247,7 @@ void ReaderPool::RunGroup(size_t index) {
   }
   if (flush_on_stop_.load(std::memory_order_acquire)) {
     for (size_t k = 0; k < group.rings.size(); ++k) {
+      if (held_since[k] != 0) fds[1 + k].fd = -2 - fds[1 + k].fd;
       if (fds[1 + k].fd >= 0) DrainRing(group.rings[k]);
     }
   }

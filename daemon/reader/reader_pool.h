@@ -30,6 +30,12 @@ struct ReaderPoolOptions {
   // a reader only once buffer_percent of its ring is full, so a quiet CPU's
   // last records wait for this tick; InfiniteDuration() waits for the kernel.
   absl::Duration tick = absl::InfiniteDuration();
+  // Backpressure: a ring whose sink has no room (RecordSink::HasRoomFor) is
+  // not read, its data waiting in the kernel's ring, and is asked again
+  // every millisecond. A thread with a ring held back for longer than this
+  // stops its heartbeat (the stage behind the sink is taken to be stuck;
+  // see LongestSinceHeartbeat), and a flush on Stop gives up after it.
+  absl::Duration stuck_after = absl::Seconds(30);
 };
 
 class ReaderPool {
@@ -70,7 +76,8 @@ class ReaderPool {
   // How long ago the least recently active reader thread last went round
   // its loop (each wake-up and each tick); InfiniteDuration() for a thread
   // that has exited or never started. A live pool with a tick stays below
-  // the tick plus one drain: the daemon's watchdog health check.
+  // the tick plus one drain: the daemon's watchdog health check. A thread
+  // held back by a full sink keeps beating for options.stuck_after.
   absl::Duration LongestSinceHeartbeat() const;
 
   size_t num_threads() const { return groups_.size(); }

@@ -75,6 +75,13 @@ class FakeRing : public CpuRing {
   }
 
   absl::StatusOr<bool> ReadAvailable(RecordSink* sink) override {
+    // As a real ring: a sink without room leaves everything in the ring,
+    // which stays readable.
+    if (!SinkHasRoom(sink, 4096)) {
+      absl::MutexLock lock(&mu_);
+      ++calls_;
+      return false;
+    }
     uint64_t value;
     // Back to idle; EAGAIN when the pool read us without a wake-up.
     if (::read(efd_, &value, sizeof(value)) < 0 && errno != EAGAIN) {
@@ -126,6 +133,23 @@ class RecordingSink : public RecordSink {
     absl::MutexLock lock(&mu_);
     drained_.push_back(monotonic_ns);
   }
+  // Backpressure: says no while closed, counting the questions.
+  bool HasRoomFor(uint32_t records) override {
+    absl::MutexLock lock(&mu_);
+    ++room_asked_;
+    return room_;
+  }
+  void SetRoom(bool room) {
+    absl::MutexLock lock(&mu_);
+    room_ = room;
+  }
+  bool WaitForRoomAsked(int n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return room_asked_ >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kDeadline);
+  }
   bool WaitForDrained(size_t n) { return AwaitSize(drained_, n); }
   std::vector<int64_t> drained() const {
     absl::MutexLock lock(&mu_);
@@ -154,6 +178,8 @@ class RecordingSink : public RecordSink {
   std::vector<uint64_t> timestamps_ ABSL_GUARDED_BY(mu_);
   std::set<std::thread::id> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> drained_ ABSL_GUARDED_BY(mu_);
+  bool room_ ABSL_GUARDED_BY(mu_) = true;
+  int room_asked_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct Fixture {
@@ -319,6 +345,56 @@ TEST(ReaderPoolTest, HeartbeatIsFreshWhileThreadsLoopAndStaleOnceTheyEnd) {
   }
   EXPECT_EQ(pool->LongestSinceHeartbeat(), absl::InfiniteDuration());
   pool->Stop(/*flush=*/false).IgnoreError();
+}
+
+// Backpressure: a full sink leaves the records in the ring (no tick, no
+// new wake-up: the pool asks again by itself) and gets them once it has
+// room; the other ring is read meanwhile.
+TEST(ReaderPoolTest, HeldBackRingIsReadOnceItsSinkHasRoom) {
+  Fixture f(2);
+  f.sinks[0].SetRoom(false);
+  ReaderPoolOptions options;
+  options.threads = 1;  // Both rings on one thread: the other must go on.
+  std::unique_ptr<ReaderPool> pool = f.Pool(options);
+  ASSERT_NE(pool, nullptr);
+  ASSERT_TRUE(pool->Start().ok());
+  f.fakes[0]->Push(1, /*signal=*/true);
+  f.fakes[0]->Push(2, /*signal=*/false);
+  // Asked again and again without a wake-up or a tick.
+  ASSERT_TRUE(f.sinks[0].WaitForRoomAsked(5));
+  EXPECT_TRUE(f.sinks[0].timestamps().empty());
+  f.fakes[1]->Push(7, /*signal=*/true);
+  ASSERT_TRUE(f.sinks[1].WaitFor(1));
+  EXPECT_TRUE(f.sinks[0].timestamps().empty());
+  EXPECT_LT(pool->LongestSinceHeartbeat(), absl::Seconds(5));
+  f.sinks[0].SetRoom(true);
+  ASSERT_TRUE(f.sinks[0].WaitFor(2));
+  EXPECT_THAT(f.sinks[0].timestamps(), ElementsAre(1, 2));
+  ASSERT_TRUE(pool->Stop().ok());
+}
+
+// A stage that never frees room: past stuck_after the thread stops beating
+// (the watchdog's view), and a flush on Stop gives up and says so.
+TEST(ReaderPoolTest, ReaderHeldBackPastStuckAfterStopsItsHeartbeat) {
+  Fixture f(1);
+  f.sinks[0].SetRoom(false);
+  ReaderPoolOptions options;
+  options.stuck_after = absl::Milliseconds(20);
+  std::unique_ptr<ReaderPool> pool = f.Pool(options);
+  ASSERT_NE(pool, nullptr);
+  ASSERT_TRUE(pool->Start().ok());
+  f.fakes[0]->Push(1, /*signal=*/true);
+  const absl::Time deadline = absl::Now() + kDeadline;
+  while (pool->LongestSinceHeartbeat() <= absl::Milliseconds(100) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));  // Polling the heartbeat's age.
+  }
+  EXPECT_GT(pool->LongestSinceHeartbeat(), absl::Milliseconds(100));
+  EXPECT_TRUE(f.sinks[0].WaitForRoomAsked(10));  // Still asking.
+  absl::Status stopped = pool->Stop(/*flush=*/true);
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kDeadlineExceeded) << stopped;
+  EXPECT_THAT(std::string(stopped.message()), HasSubstr("held back"));
+  EXPECT_TRUE(f.sinks[0].timestamps().empty());
 }
 
 TEST(ReaderPoolTest, FailingRingIsDroppedAndReportedOthersContinue) {

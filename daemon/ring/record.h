@@ -51,6 +51,11 @@ class RecordSink {
   // has been delivered. Lets windows of a quiet CPU close without waiting
   // for a grace period.
   virtual void OnDrained(int64_t monotonic_ns) {}
+  // Backpressure: whether the sink can take `records` more records now
+  // without dropping any for lack of room. A live reader asks before each
+  // sub-buffer (with the most records one can hold); on false it leaves the
+  // data in the kernel's ring and asks again a little later.
+  virtual bool HasRoomFor(uint32_t records) { return true; }
 };
 
 }  // namespace ringwatch

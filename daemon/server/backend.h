@@ -46,6 +46,10 @@ class EventTap {
   virtual void OnEvent(const RecordView& record, const EventFormat& format) = 0;
   // The kernel reported lost events on a CPU.
   virtual void OnLoss(const LossReport& loss) {}
+  // A reader found its ring empty: Backend::EventTimeHorizon() may have
+  // moved although no event came (taps that hold events back for time
+  // order release them).
+  virtual void OnReaderDrained() {}
 };
 
 class Backend {
@@ -92,6 +96,11 @@ class Backend {
   // Registers a raw-event tap, with the same lifetime rules as listeners.
   // A backend without live events (replaying a file) may refuse with
   // FAILED_PRECONDITION.
+  // Trace-clock time before which every CPU has delivered all its records
+  // to the taps (or is taken to be idle): events older than it can be sent
+  // in timestamp order. The default, "everything", sends events as they
+  // arrive.
+  virtual uint64_t EventTimeHorizon() { return ~uint64_t{0}; }
   virtual absl::StatusOr<uint64_t> AddEventTap(
       std::shared_ptr<EventTap> tap) = 0;
   virtual void RemoveEventTap(uint64_t handle) = 0;

@@ -661,6 +661,55 @@ TEST_F(ServerTest, StreamEventsFiltersByEventAndPid) {
   EXPECT_EQ(Status().server().event_streams(), 0u);
 }
 
+// Each reader delivers its own CPU's batch; the stream holds events until
+// every CPU is past them and sends them in timestamp order.
+TEST_F(ServerTest, StreamEventsMergesCpusInTimeOrder) {
+  StartServer();
+  backend_.EmitDrained(0);  // No CPU has delivered anything yet.
+  v1::StreamEventsRequest request;
+  request.add_events("sched_switch");
+  request.set_max_events_per_second(1000);
+  auto reader = StreamEvents(request);
+  ASSERT_TRUE(reader->WaitForMetadata(kWait));
+  auto sw = backend_.MakePayload("sched/sched_switch", 1, {}, {});
+  backend_.EmitEvent(RecordView{1, 200, sw});
+  backend_.EmitEvent(RecordView{1, 300, sw});
+  backend_.EmitEvent(RecordView{0, 100, sw});
+  backend_.EmitEvent(RecordView{0, 150, sw});
+  backend_.EmitDrained(250);
+  ASSERT_TRUE(reader->WaitForCount(3, kWait));
+  // Older than what was sent: dropped (counted), not sent out of order.
+  backend_.EmitEvent(RecordView{0, 120, sw});
+  backend_.EmitDrained(~uint64_t{0});
+  ASSERT_TRUE(reader->WaitForCount(4, kWait));
+  std::vector<uint64_t> stamps;
+  std::vector<uint32_t> cpus;
+  for (const auto& m : reader->messages()) {
+    stamps.push_back(m.event().timestamp_ns());
+    cpus.push_back(m.event().cpu());
+  }
+  EXPECT_THAT(stamps, ::testing::ElementsAre(100, 150, 200, 300));
+  EXPECT_THAT(cpus, ::testing::ElementsAre(0, 0, 1, 1));
+  EXPECT_EQ(reader->messages()[3].dropped_before(), 1u);
+}
+
+TEST_F(ServerTest, StreamEventsInArrivalOrderWhenAsked) {
+  StartServer();
+  backend_.EmitDrained(0);  // Would hold every event in time order.
+  v1::StreamEventsRequest request;
+  request.add_events("sched_switch");
+  request.set_max_events_per_second(1000);
+  request.set_arrival_order(true);
+  auto reader = StreamEvents(request);
+  ASSERT_TRUE(reader->WaitForMetadata(kWait));
+  auto sw = backend_.MakePayload("sched/sched_switch", 1, {}, {});
+  backend_.EmitEvent(RecordView{1, 200, sw});
+  backend_.EmitEvent(RecordView{0, 100, sw});
+  ASSERT_TRUE(reader->WaitForCount(2, kWait));
+  EXPECT_EQ(reader->messages()[0].event().timestamp_ns(), 200u);
+  EXPECT_EQ(reader->messages()[1].event().timestamp_ns(), 100u);
+}
+
 TEST_F(ServerTest, StreamEventsRateLimitDropsAreCountedExactly) {
   StartServer();
   v1::StreamEventsRequest request;

@@ -415,6 +415,7 @@ RingwatchServiceImpl::StreamEvents(grpc::CallbackServerContext* context,
   filter.burst = request->burst() != 0
                      ? request->burst()
                      : static_cast<uint32_t>(std::max(1.0, rate));
+  filter.arrival_order = request->arrival_order();
   return EventStream::Start(&scheduler_, backend_, &registry_,
                             limits_.event_stream_queue, context->peer(),
                             std::move(filter));

@@ -186,6 +186,21 @@ void FakeBackend::PublishWindow(const v1::AggregationResult& result) {
   for (const auto& l : listeners) l->OnWindowClosed(shared);
 }
 
+void FakeBackend::EmitDrained(uint64_t horizon) {
+  std::vector<std::shared_ptr<EventTap>> taps;
+  {
+    absl::MutexLock lock(&mu_);
+    horizon_ = horizon;
+    for (const auto& [handle, t] : taps_) taps.push_back(t);
+  }
+  for (const auto& t : taps) t->OnReaderDrained();
+}
+
+uint64_t FakeBackend::EventTimeHorizon() {
+  absl::MutexLock lock(&mu_);
+  return horizon_;
+}
+
 void FakeBackend::EmitEvent(const RecordView& record) {
   const EventFormat* format = nullptr;
   for (const EventFormat& f : formats_) {

@@ -46,6 +46,10 @@ class FakeBackend : public Backend {
   // Plays a reader: hands the record to every tap. The record's event id
   // must be in the catalog.
   void EmitEvent(const RecordView& record);
+  // Plays the engine and a reader that found its ring empty: every CPU has
+  // delivered everything before `horizon` (EventTimeHorizon), and the taps
+  // hear of it.
+  void EmitDrained(uint64_t horizon);
   // A record payload of `event` ("sched/sched_switch") with common_pid and
   // the named integer or string fields set; other fields are zero.
   std::vector<uint8_t> MakePayload(
@@ -71,6 +75,8 @@ class FakeBackend : public Backend {
   void RemoveWindowListener(uint64_t handle) override;
   absl::StatusOr<uint64_t> AddEventTap(std::shared_ptr<EventTap> tap) override;
   void RemoveEventTap(uint64_t handle) override;
+  // "Everything" until EmitDrained says otherwise (arrival order).
+  uint64_t EventTimeHorizon() override;
 
   // The validation CreateAggregation runs by default: the checks of the
   // config file that need no engine (name, source, event, keys, window).
@@ -95,6 +101,7 @@ class FakeBackend : public Backend {
   std::map<uint64_t, std::shared_ptr<EventTap>> taps_ ABSL_GUARDED_BY(mu_);
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t events_[2] ABSL_GUARDED_BY(mu_) = {0, 0};
+  uint64_t horizon_ ABSL_GUARDED_BY(mu_) = ~uint64_t{0};
 };
 
 }  // namespace testing
