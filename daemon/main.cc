@@ -186,10 +186,6 @@ int Run() {
     LogError(absl::StrCat("refusing to start: ", config.status().message()));
     return 1;
   }
-  if (absl::GetFlag(FLAGS_check_config)) {
-    LogLine("config OK");
-    return 0;
-  }
   auto cpus = OnlineCpus();
   if (!cpus.ok()) return Fail(cpus.status());
   uint32_t num_cpus = 0;
@@ -199,6 +195,11 @@ int Run() {
   if (!engine_options.ok()) return Fail(engine_options.status());
   auto engine = agg::Engine::Create(*config, &*catalog, *engine_options);
   if (!engine.ok()) return Fail(engine.status());
+  // After the engine: its admission checks the config's memory budget.
+  if (absl::GetFlag(FLAGS_check_config)) {
+    LogLine("config OK");
+    return 0;
+  }
 
   // One daemon per instance name: the pid file is held while we run.
   std::string pid_path = absl::GetFlag(FLAGS_pid_file);

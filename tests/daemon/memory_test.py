@@ -235,13 +235,14 @@ aggregation {
 """
     refused = h.Daemon('limits { max_memory: "64MiB" }\n' + wide, tcp=False)
     try:
-      out = refused.run_to_exit()
+      for args in ((), ("--check_config",)):
+        out = refused.run_to_exit(*args)
+        self.assertNotEqual(out.returncode, 0, out.stdout)
+        for text in ("the config's aggregations need up to", "wide ",
+                     "over the memory budget of 64.0 MiB (limits.max_memory)"):
+          self.assertIn(text, out.stdout)
     finally:
       refused.kill()
-    self.assertNotEqual(out.returncode, 0, out.stdout)
-    for text in ("the config's aggregations need up to", "wide ",
-                 "over the memory budget of 64.0 MiB (limits.max_memory)"):
-      self.assertIn(text, out.stdout)
     # A reload that does not fit is rejected; what runs stays.
     daemon, stub = self.start('limits { max_memory: "64MiB" }\n')
     with open(daemon.config_path, "a") as f:
