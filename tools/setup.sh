@@ -24,6 +24,9 @@ packages=(
   # with debootstrap (systemd-container without its recommended
   # libnss-mymachines, which would edit /etc/nsswitch.conf).
   debootstrap systemd-container
+  # tools/fuzz.sh builds the libFuzzer targets with clang (libFuzzer and the
+  # sanitizer runtimes are in libclang-rt, only recommended by clang).
+  clang libclang-rt-14-dev
 )
 
 missing=()

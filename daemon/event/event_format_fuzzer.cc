@@ -3,18 +3,10 @@
 // format describes must read back within the payload bounds.
 //
 // event_format_fuzzer_test runs it over the captured fixtures and
-// deterministic mutations under g++ (and --config=asan). To fuzz for real
-// with libFuzzer (clang 14 here), from the workspace root:
-//
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I.
-//     daemon/event/event_format_fuzzer.cc daemon/event/event_format.cc
-//     daemon/event/header_page.cc daemon/event/event_catalog.cc
-//     daemon/event/field_access.cc -o /tmp/event_format_fuzzer
-//     $(pkg-config --libs absl_status absl_statusor absl_strings
-//       absl_flat_hash_map absl_flat_hash_set absl_str_format)
-//   (one command: join the lines)
-//   mkdir -p /tmp/corpus && cp -r tests/data/formats/* /tmp/corpus/
-//   /tmp/event_format_fuzzer -max_total_time=60 /tmp/corpus
+// deterministic mutations under g++ (and --config=asan), and replays the
+// committed corpus tests/data/fuzz/event_format. `tools/fuzz.sh run
+// event_format` fuzzes it for real with libFuzzer, ASan and UBSan
+// (docs/fuzzing.md).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

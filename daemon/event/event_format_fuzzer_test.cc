@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/event/event_format.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/corpus_replay.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -171,6 +172,11 @@ TEST(EventFormatFuzzerTest, EmptyAndBinaryInputs) {
     for (char& c : junk) c = static_cast<char>(rng());
     EXPECT_EQ(RunFuzzer(junk), 0);
   }
+}
+
+// Every input the libFuzzer campaigns kept (tools/fuzz.sh merge).
+TEST(EventFormatFuzzerTest, ReplaysCorpus) {
+  EXPECT_GE(fuzz_testing::ReplayCorpus("event_format"), 20u);
 }
 
 }  // namespace

@@ -8,17 +8,9 @@
 // expression up to the first NUL, then the payload.
 //
 // filter_fuzzer_test runs it deterministically under g++ (and
-// --config=asan). To fuzz for real with libFuzzer (clang 14 here), from the
-// workspace root (one command; join the lines):
-//
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I.
-//     daemon/filter/filter_fuzzer.cc daemon/filter/filter.cc
-//     daemon/filter/filter_parser.cc daemon/filter/glob.cc
-//     daemon/event/event_format.cc -o /tmp/filter_fuzzer
-//     $(pkg-config --libs absl_status absl_statusor absl_strings
-//       absl_flat_hash_map absl_flat_hash_set absl_str_format)
-//   /tmp/filter_fuzzer -max_total_time=60
-//   -dict=daemon/filter/filter_fuzzer.dict
+// --config=asan) and replays the committed corpus tests/data/fuzz/filter.
+// `tools/fuzz.sh run filter` fuzzes it for real with libFuzzer, ASan and
+// UBSan, with filter_fuzzer.dict (docs/fuzzing.md).
 #include "daemon/filter/filter_fuzzer.h"
 
 #include <cstdio>

@@ -11,6 +11,7 @@
 
 #include "daemon/filter/filter_testing.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/corpus_replay.h"
 
 namespace ringwatch {
 namespace {
@@ -200,6 +201,11 @@ TEST(FilterFuzzerTest, EdgeInputs) {
   EXPECT_EQ(c.compile_errors, 3u);
   EXPECT_EQ(c.match, 2u);      // Empty expressions.
   EXPECT_EQ(c.truncated, 1u);  // prev_pid on an empty payload.
+}
+
+// Every input the libFuzzer campaigns kept (tools/fuzz.sh merge).
+TEST(FilterFuzzerTest, ReplaysCorpus) {
+  EXPECT_GE(fuzz_testing::ReplayCorpus("filter"), 20u);
 }
 
 }  // namespace

@@ -6,27 +6,11 @@
 // Input: u32 split, u32 resume, u8 flags (bit 0: 32-bit header layout), then
 // the sub-buffer bytes.
 //
-// subbuf_decoder_fuzzer_test runs it over the captured fixtures and
-// deterministic mutations under g++ (and --config=asan). To fuzz for real
-// with libFuzzer (clang 14 here), from the workspace root, build
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I.
-//     daemon/ring/subbuf_decoder_fuzzer.cc daemon/ring/subbuf_decoder.cc
-//     -o /tmp/subbuf_decoder_fuzzer
-// linking -labsl_str_format_internal -labsl_status -labsl_strings
-// -labsl_strings_internal -labsl_cord -labsl_cordz_info -labsl_cord_internal
-// -labsl_cordz_functions -labsl_cordz_handle -labsl_int128
-// -labsl_raw_logging_internal -labsl_throw_delegate -labsl_base
-// -labsl_spinlock_wait -labsl_synchronization -labsl_time -labsl_time_zone
-// -labsl_hashtablez_sampler -labsl_exponential_biased
-// -labsl_graphcycles_internal -labsl_malloc_internal -labsl_stacktrace
-// -labsl_symbolize -labsl_debugging_internal -labsl_demangle_internal
-// -labsl_strerror -labsl_bad_optional_access; seed a corpus with the
-// captured pages, one file per page (their first 9 bytes then act as the
-// parameters, which is fine for a seed):
-//   for f in tests/data/subbufs/*/*.bin; do [ -s "$f" ] && split -b 4096 -d
-//     "$f" "/tmp/subbuf_corpus/$(basename $(dirname $f))_$(basename $f)_"; done
-// and run /tmp/subbuf_decoder_fuzzer -max_total_time=60 -max_len=4200
-// /tmp/subbuf_corpus (4.2 M runs in 90 s here, no finding).
+// subbuf_decoder_fuzzer_test runs it over the captured fixtures, a grid of
+// offsets and seeded mutations under g++ (and --config=asan), and replays
+// the committed corpus tests/data/fuzz/subbuf_decoder. `tools/fuzz.sh run
+// subbuf_decoder` fuzzes it for real with libFuzzer, ASan and UBSan,
+// seeded with the captured pages (docs/fuzzing.md).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -15,6 +15,7 @@
 #include "daemon/ring/testing/subbuf_builder.h"
 #include "daemon/ring/testing/subbuf_fixtures.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/corpus_replay.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -161,6 +162,11 @@ TEST(SubbufDecoderFuzzerTest, ShortInputsAreIgnored) {
     std::vector<uint8_t> in(n, 0xa5);
     RunTarget(in);
   }
+}
+
+// Every input the libFuzzer campaigns kept (tools/fuzz.sh merge).
+TEST(SubbufDecoderFuzzerTest, ReplaysCorpus) {
+  EXPECT_GE(fuzz_testing::ReplayCorpus("subbuf_decoder"), 20u);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "daemon/server/event_stream.h"
 #include "daemon/server/names.h"
 #include "daemon/server/proc_self.h"
+#include "daemon/server/request_validation.h"
 #include "daemon/server/result_shaping.h"
 #include "daemon/server/subscribe_stream.h"
 #include "daemon/util/status_macros.h"
@@ -379,42 +380,19 @@ RingwatchServiceImpl::StreamEvents(grpc::CallbackServerContext* context,
   auto reject = [](const absl::Status& s) {
     return new RejectedStream<v1::StreamEventsResponse>(ToGrpcStatus(s));
   };
-  double rate = request->max_events_per_second();
-  if (rate < 0 || rate != rate) {
-    return reject(absl::InvalidArgumentError(absl::StrCat(
-        "max_events_per_second is ", rate, "; use 0 for the default (",
-        limits_.default_events_per_second, ") or a positive rate")));
-  }
-  if (rate == 0) rate = limits_.default_events_per_second;
-  if (rate > limits_.max_events_per_second) {
-    return reject(absl::InvalidArgumentError(absl::StrCat(
-        "max_events_per_second ", rate, " is above the server's cap of ",
-        limits_.max_events_per_second,
-        "; StreamEvents is for tailing, use an aggregation for bulk")));
-  }
   absl::StatusOr<std::vector<v1::EventDescriptor>> events =
       backend_->ListEvents();
   if (!events.ok()) return reject(events.status());
-  for (const std::string& glob : request->events()) {
-    const bool any = std::any_of(
-        events->begin(), events->end(), [&](const v1::EventDescriptor& e) {
-          return EventGlobMatches(glob, e.system(), e.event());
-        });
-    if (!any) {
-      return reject(absl::InvalidArgumentError(absl::StrCat(
-          "event glob '", glob,
-          "' matches no event; list them with ListEvents (ringwatch "
-          "events), e.g. 'sched/*' or 'sched_switch'")));
-    }
-  }
+  absl::StatusOr<StreamRate> rate =
+      ValidateStreamEventsRequest(*request, limits_.default_events_per_second,
+                                  limits_.max_events_per_second, *events);
+  if (!rate.ok()) return reject(rate.status());
   EventFilter filter;
   filter.globs.assign(request->events().begin(), request->events().end());
   filter.cpus.assign(request->cpus().begin(), request->cpus().end());
   filter.pids.assign(request->pids().begin(), request->pids().end());
-  filter.events_per_second = rate;
-  filter.burst = request->burst() != 0
-                     ? request->burst()
-                     : static_cast<uint32_t>(std::max(1.0, rate));
+  filter.events_per_second = rate->events_per_second;
+  filter.burst = rate->burst;
   filter.arrival_order = request->arrival_order();
   return EventStream::Start(&scheduler_, backend_, &registry_,
                             limits_.event_stream_queue, context->peer(),

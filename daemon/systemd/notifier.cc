@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -18,7 +19,13 @@ SystemdNotifier::SystemdNotifier() {
   uint64_t usec = 0;
   // > 0 only when WATCHDOG_USEC is set and WATCHDOG_PID (if any) is ours.
   if (sd_watchdog_enabled(/*unset_environment=*/0, &usec) > 0) {
-    watchdog_interval_ = absl::Microseconds(static_cast<int64_t>(usec));
+    // libsystemd accepts any WATCHDOG_USEC below 2^64-1: above 2^63 the cast
+    // went negative (no petting at all), and intervals of centuries overflow
+    // the petter's clock arithmetic. Petting early is always fine, so cap
+    // the interval at a year.
+    constexpr uint64_t kMaxUsec = uint64_t{365} * 24 * 3600 * 1000000;
+    watchdog_interval_ =
+        absl::Microseconds(static_cast<int64_t>(std::min(usec, kMaxUsec)));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "daemon/tracedat/trace_cmd_report.h"
 
+#include <cstdint>
 #include <regex>
 
 #include "absl/status/status.h"
@@ -31,9 +32,14 @@ absl::StatusOr<std::vector<ReportLine>> ParseTraceCmdReport(
     ReportLine out;
     if (std::regex_match(s, m, kLoss)) {
       out.kind = ReportLine::Kind::kLoss;
-      out.cpu = std::stoul(m[1].str());
       out.lost_known = m[2].matched;
-      if (out.lost_known) out.lost = std::stoull(m[2].str());
+      // SimpleAtoi, not std::stoul: digits beyond the type's range are an
+      // error to report, not an exception.
+      if (!absl::SimpleAtoi(m[1].str(), &out.cpu) ||
+          (out.lost_known && !absl::SimpleAtoi(m[2].str(), &out.lost))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("report line ", number, ": bad cpu or lost count"));
+      }
       lines.push_back(std::move(out));
       continue;
     }
@@ -55,8 +61,14 @@ absl::StatusOr<std::vector<ReportLine>> ParseTraceCmdReport(
     }
     uint64_t scale = 1;
     for (size_t i = frac.size(); i < 9; ++i) scale *= 10;
-    out.timestamp =
-        std::stoull(m[4].str()) * 1000000000ull + std::stoull(frac) * scale;
+    uint64_t seconds, fraction;
+    if (!absl::SimpleAtoi(m[4].str(), &seconds) ||
+        !absl::SimpleAtoi(frac, &fraction) ||
+        seconds > (UINT64_MAX - 999999999ull) / 1000000000ull) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("report line ", number, ": timestamp out of range"));
+    }
+    out.timestamp = seconds * 1000000000ull + fraction * scale;
     out.name = m[6].str();
     // The name is padded to a column: the info starts after the blanks.
     out.info = std::string(absl::StripLeadingAsciiWhitespace(m[7].str()));

@@ -1,7 +1,9 @@
 // Fuzz target: any bytes as a trace.dat file. Opening must fail cleanly or
 // succeed; decoding every buffer (merged and per CPU) must stay in bounds and
 // deliver the same records both ways. Built by //daemon/tracedat:
-// tracedat_fuzzer_test (deterministic mutations) and by fuzz.sh (libFuzzer).
+// tracedat_fuzzer_test (deterministic mutations, and a replay of
+// tests/data/fuzz/tracedat) and by `tools/fuzz.sh build tracedat`
+// (libFuzzer, ASan, UBSan; docs/fuzzing.md).
 #include <cstdint>
 #include <cstdlib>
 #include <memory>

@@ -12,6 +12,7 @@
 #include "daemon/tracedat/trace_dat_test_util.h"
 #include "daemon/util/file_util.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/corpus_replay.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -119,6 +120,11 @@ TEST(TraceDatFuzzerTest, FixturesAndMutations) {
   // The mutations reach the decoders, not only the header checks.
   EXPECT_GT(opened, kMutations / 10);
   EXPECT_GT(rejected, kMutations / 10);
+}
+
+// Every input the libFuzzer campaigns kept (tools/fuzz.sh merge).
+TEST(TraceDatFuzzerTest, ReplaysCorpus) {
+  EXPECT_GE(fuzz_testing::ReplayCorpus("tracedat"), 20u);
 }
 
 }  // namespace

@@ -1,0 +1,46 @@
+#include "daemon/server/request_validation.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/server/names.h"
+
+namespace ringwatch {
+
+absl::StatusOr<StreamRate> ValidateStreamEventsRequest(
+    const v1::StreamEventsRequest& request, double default_rate,
+    double max_rate, absl::Span<const v1::EventDescriptor> events) {
+  double rate = request.max_events_per_second();
+  if (rate < 0 || rate != rate) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_events_per_second is ", rate, "; use 0 for the default (",
+        default_rate, ") or a positive rate"));
+  }
+  if (rate == 0) rate = default_rate;
+  if (rate > max_rate) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_events_per_second ", rate, " is above the server's cap of ",
+        max_rate,
+        "; StreamEvents is for tailing, use an aggregation for bulk"));
+  }
+  for (const std::string& glob : request.events()) {
+    const bool any = std::any_of(
+        events.begin(), events.end(), [&](const v1::EventDescriptor& e) {
+          return EventGlobMatches(glob, e.system(), e.event());
+        });
+    if (!any) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "event glob '", glob,
+          "' matches no event; list them with ListEvents (ringwatch "
+          "events), e.g. 'sched/*' or 'sched_switch'"));
+    }
+  }
+  StreamRate out;
+  out.events_per_second = rate;
+  out.burst = request.burst() != 0 ? request.burst()
+                                   : static_cast<uint32_t>(std::max(1.0, rate));
+  return out;
+}
+
+}  // namespace ringwatch
