@@ -7,8 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "daemon/agg/config_loader.h"
+#include "daemon/metrics/aggregation_collector.h"
 #include "daemon/util/status_macros.h"
+#include "daemon/util/syscall_keys.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -149,6 +152,7 @@ absl::Status DaemonBackend::ApplyConfig(const v1::Config& config) {
   // Validate everything before changing anything.
   for (const v1::Aggregation& aggregation : config.aggregation()) {
     RETURN_IF_ERROR(agg::ValidateAggregation(aggregation, *catalog_));
+    RETURN_IF_ERROR(metrics::ValidateAggregationMetrics(aggregation));
   }
   std::map<std::string, v1::Aggregation> wanted;
   for (const v1::Aggregation& aggregation : config.aggregation()) {
@@ -207,6 +211,7 @@ absl::Status DaemonBackend::ApplyConfig(const v1::Config& config) {
     }
     RETURN_IF_ERROR(EnableRequiredEventsLocked());
   }
+  ForgetSyscallColumns();
   for (const std::string& name : deleted) NotifyDeleted(name);
   return absl::OkStatus();
 }
@@ -238,6 +243,10 @@ absl::StatusOr<v1::DaemonStatus> DaemonBackend::GetStatus() {
       cpu->set_lost_events(lost);
       cpu->set_overruns(c.overrun);
       cpu->set_decode_errors(c.decode_errors);
+      cpu->set_lost_on_pages(c.lost);
+      cpu->set_loss_without_count(c.lost_unknown);
+      cpu->set_reads(c.syscalls);
+      cpu->set_subbufs(c.subbufs);
       if (i < latest_sample_.size() && i < previous_sample_.size()) {
         cpu->set_events_per_second(Rate(latest_sample_[i].events,
                                         previous_sample_[i].events,
@@ -359,6 +368,7 @@ absl::StatusOr<v1::AggregationInfo> DaemonBackend::GetAggregation(
 absl::StatusOr<v1::AggregationInfo> DaemonBackend::CreateAggregation(
     const v1::Aggregation& spec, bool validate_only) {
   RETURN_IF_ERROR(agg::ValidateAggregation(spec, *catalog_));
+  RETURN_IF_ERROR(metrics::ValidateAggregationMetrics(spec));
   for (const v1::Aggregation& running : engine_->ListAggregations()) {
     if (running.name() == spec.name()) {
       return absl::AlreadyExistsError(
@@ -373,6 +383,7 @@ absl::StatusOr<v1::AggregationInfo> DaemonBackend::CreateAggregation(
   absl::MutexLock lock(&mu_);
   if (validate_only) return InfoLocked(spec, stats);
   RETURN_IF_ERROR(engine_->AddAggregation(spec));
+  ForgetSyscallColumns();
   origins_[spec.name()] = {v1::AggregationInfo::ORIGIN_API, absl::Now()};
   absl::Status enabled = EnableRequiredEventsLocked();
   if (!enabled.ok()) {
@@ -390,6 +401,7 @@ absl::Status DaemonBackend::DeleteAggregation(absl::string_view id) {
     RETURN_IF_ERROR(engine_->RemoveAggregation(id));
     origins_.erase(std::string(id));
   }
+  ForgetSyscallColumns();
   NotifyDeleted(id);
   return absl::OkStatus();
 }
@@ -406,7 +418,32 @@ absl::StatusOr<v1::AggregationResult> DaemonBackend::GetResult(
   if (absl::IsUnavailable(result.status())) {
     return absl::NotFoundError(result.status().message());
   }
+  if (result.ok()) AnnotateSyscallKeys(SyscallColumns(id), &*result);
   return result;
+}
+
+std::vector<bool> DaemonBackend::SyscallColumns(absl::string_view name) {
+  absl::string_view id = name;
+  absl::ConsumePrefix(&id, "aggregations/");
+  {
+    absl::MutexLock lock(&syscall_mu_);
+    auto it = syscall_columns_.find(id);
+    if (it != syscall_columns_.end()) return it->second;
+  }
+  // First result of this aggregation since it was (re)defined.
+  for (const v1::Aggregation& spec : engine_->ListAggregations()) {
+    if (spec.name() != id) continue;
+    std::vector<bool> columns = SyscallKeyColumns(spec);
+    absl::MutexLock lock(&syscall_mu_);
+    syscall_columns_[spec.name()] = columns;
+    return columns;
+  }
+  return {};
+}
+
+void DaemonBackend::ForgetSyscallColumns() {
+  absl::MutexLock lock(&syscall_mu_);
+  syscall_columns_.clear();
 }
 
 uint64_t DaemonBackend::AddWindowListener(
@@ -433,7 +470,9 @@ std::vector<std::shared_ptr<WindowListener>> DaemonBackend::Listeners() {
 }
 
 void DaemonBackend::PublishWindow(const v1::AggregationResult& result) {
-  auto window = std::make_shared<const v1::AggregationResult>(result);
+  auto annotated = std::make_shared<v1::AggregationResult>(result);
+  AnnotateSyscallKeys(SyscallColumns(result.name()), annotated.get());
+  std::shared_ptr<const v1::AggregationResult> window = std::move(annotated);
   for (const auto& listener : Listeners()) listener->OnWindowClosed(window);
 }
 

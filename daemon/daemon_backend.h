@@ -96,6 +96,11 @@ class DaemonBackend : public Backend {
   // Swaps in the readers' copy of tap_handles_.
   void PublishTapsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyDeleted(absl::string_view id);
+  // Which keys of aggregation `name` are syscall numbers (cached per
+  // definition), for the names results show beside them.
+  std::vector<bool> SyscallColumns(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(syscall_mu_);
+  void ForgetSyscallColumns() ABSL_LOCKS_EXCLUDED(syscall_mu_);
 
   const DaemonInfo info_;
   const EventCatalog* catalog_;
@@ -121,6 +126,10 @@ class DaemonBackend : public Backend {
   std::vector<RingCounters> latest_sample_ ABSL_GUARDED_BY(mu_);
   absl::Duration sample_interval_ ABSL_GUARDED_BY(mu_);
   absl::Time latest_sample_time_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex syscall_mu_;
+  std::map<std::string, std::vector<bool>, std::less<>> syscall_columns_
+      ABSL_GUARDED_BY(syscall_mu_);
 
   absl::Mutex listeners_mu_;
   std::map<uint64_t, std::shared_ptr<WindowListener>> listeners_

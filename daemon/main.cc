@@ -25,6 +25,9 @@
 #include "daemon/agg/engine.h"
 #include "daemon/daemon_backend.h"
 #include "daemon/default_config.h"
+#include "daemon/metrics/aggregation_collector.h"
+#include "daemon/metrics/listener.h"
+#include "daemon/metrics/metrics_service.h"
 #include "daemon/reader/cpu_ring.h"
 #include "daemon/reader/reader_pool.h"
 #include "daemon/server/server.h"
@@ -87,6 +90,13 @@ absl::StatusOr<v1::Config> LoadConfig(const EventCatalog& catalog) {
   }
   if (!absl::GetFlag(FLAGS_tcp_address).empty()) {
     config.mutable_listen()->set_tcp_address(absl::GetFlag(FLAGS_tcp_address));
+  }
+  if (!config.metrics().listen().empty()) {
+    RETURN_IF_ERROR(
+        metrics::ParseListenAddress(config.metrics().listen()).status());
+  }
+  for (const v1::Aggregation& aggregation : config.aggregation()) {
+    RETURN_IF_ERROR(metrics::ValidateAggregationMetrics(aggregation));
   }
   return agg::WithDefaults(config);
 }
@@ -163,6 +173,33 @@ ServerOptions ServerOptionsFromConfig(const v1::Config& config) {
     options.limits.subscriber_queue = config.limits().queue_depth();
   }
   return options;
+}
+
+// UNAVAILABLE while a reader thread has not gone round its loop for
+// `stalled_after`: the condition that stops the watchdog pets and makes
+// health checks report NOT_SERVING.
+absl::Status ReadersHealthy(const ReaderPool& readers,
+                            absl::Duration stalled_after) {
+  absl::Duration since = readers.LongestSinceHeartbeat();
+  if (since > stalled_after) {
+    return absl::UnavailableError(absl::StrCat(
+        "a reader thread has not run for ", absl::FormatDuration(since)));
+  }
+  return absl::OkStatus();
+}
+
+// Serves /metrics on the config's address, or stops serving without one.
+absl::Status ApplyMetricsListen(metrics::MetricsService& service,
+                                const v1::Config& config) {
+  const std::string before = service.address();
+  RETURN_IF_ERROR(service.Listen(config.metrics().listen()));
+  const std::string after = service.address();
+  if (after != before) {
+    LogLine(after.empty()
+                ? std::string("metrics listener stopped")
+                : absl::StrCat("metrics on http://", after, "/metrics"));
+  }
+  return absl::OkStatus();
 }
 
 int Fail(const absl::Status& status) {
@@ -268,6 +305,24 @@ int Run() {
   for (const std::string& address : (*server)->listen_addresses()) {
     LogLine(absl::StrCat("listening on ", address));
   }
+  Server* api = server->get();
+  const bool monotonic_clock =
+      config->trace_clock().empty() || config->trace_clock() == "mono";
+  auto metrics_service = std::make_unique<metrics::MetricsService>(
+      &backend,
+      [api]() -> absl::StatusOr<v1::DaemonStatus> {
+        v1::DaemonStatus status;
+        RETURN_IF_ERROR(
+            api->service().DoGetStatus(v1::GetStatusRequest(), &status));
+        return status;
+      },
+      monotonic_clock);
+  status = ApplyMetricsListen(*metrics_service, *config);
+  if (!status.ok()) {
+    (*pool)->Stop(/*flush=*/false).IgnoreError();
+    LogError(absl::StrCat("refusing to start: ", status.message()));
+    return 1;
+  }
   LogLine(absl::StrCat("reading ", cpus->size(), " CPUs of instance '",
                        (*instance)->name(), "'"));
 
@@ -279,22 +334,32 @@ int Run() {
   // A reader goes round its loop at least once per tick.
   const absl::Duration stalled_after =
       std::max(absl::Seconds(5), 3 * pool_options.tick);
-  auto petter = WatchdogPetter::Start(
-      &notifier, notifier.WatchdogInterval(),
-      [readers, stalled_after]() -> absl::Status {
-        absl::Duration since = readers->LongestSinceHeartbeat();
-        if (since > stalled_after) {
-          return absl::UnavailableError(absl::StrCat(
-              "a reader thread has not run for ", absl::FormatDuration(since)));
-        }
-        return absl::OkStatus();
-      });
+  auto petter =
+      WatchdogPetter::Start(&notifier, notifier.WatchdogInterval(),
+                            [readers, stalled_after]() -> absl::Status {
+                              return ReadersHealthy(*readers, stalled_after);
+                            });
+  bool serving = true;
 
   while (true) {
     auto received = (*signals)->Wait(absl::Seconds(1));
     if (!received.ok()) return Fail(received.status());
     backend.Tick();
     notifier.Status(backend.StatusLine()).IgnoreError();
+    absl::Status healthy = ReadersHealthy(*readers, stalled_after);
+    if (healthy.ok() != serving) {
+      serving = healthy.ok();
+      const auto health =
+          serving ? grpc::health::v1::HealthCheckResponse::SERVING
+                  : grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      api->health().SetStatus("", health);
+      api->health().SetStatus(kRingwatchServiceName, health);
+      if (serving) {
+        LogLine("readers running again: health SERVING");
+      } else {
+        LogError(absl::StrCat(healthy.message(), ": health NOT_SERVING"));
+      }
+    }
     if (!received->has_value()) continue;
     const int signal = (*received)->signo;
     if (signal == SIGHUP) {
@@ -306,7 +371,10 @@ int Run() {
                                reloaded.status().message());
         LogError(outcome);
       } else {
-        absl::Status applied = backend.ApplyConfig(*reloaded);
+        // The listener first: a bad or taken address rejects the reload
+        // before any aggregation changes.
+        absl::Status applied = ApplyMetricsListen(*metrics_service, *reloaded);
+        if (applied.ok()) applied = backend.ApplyConfig(*reloaded);
         outcome = applied.ok() ? "config reloaded"
                                : absl::StrCat(
                                      "reload failed, keeping the running "
@@ -318,6 +386,7 @@ int Run() {
           LogError(outcome);
         }
       }
+      metrics_service->CountReload(outcome == "config reloaded");
       notifier.ReadyAfterReload(outcome).IgnoreError();
     } else if (signal == SIGINT || signal == SIGTERM) {
       LogLine(absl::StrCat(SignalName(signal), ": shutting down"));
@@ -328,6 +397,7 @@ int Run() {
   // Stop accepting, finish streams, stop readers, restore tracefs.
   notifier.Stopping().IgnoreError();
   petter->Stop();
+  metrics_service.reset();
   (*server)->Shutdown(absl::Milliseconds(1000));
   (*instance)->SetTracingOn(false).IgnoreError();
   status = (*pool)->Stop(/*flush=*/false);

@@ -101,6 +101,7 @@ put 0644 "$repo/systemd/ringwatch.socket" /etc/systemd/system/ringwatch.socket
 put 0644 "$repo/systemd/ringwatch.sysusers" /usr/lib/sysusers.d/ringwatch.conf
 put 0644 "$repo/systemd/ringwatch.tmpfiles" /usr/lib/tmpfiles.d/ringwatch.conf
 put 0644 "$repo/systemd/ringwatch-tcp.conf" /usr/local/share/doc/ringwatch/ringwatch-tcp.conf
+put 0644 "$repo/systemd/ringwatch-metrics.conf" /usr/local/share/doc/ringwatch/ringwatch-metrics.conf
 if [[ -f "$repo/docs/operations.md" ]]; then
   put 0644 "$repo/docs/operations.md" /usr/local/share/doc/ringwatch/operations.md
 fi

@@ -151,9 +151,15 @@ std::string FormatKey(const v1::Row& row) {
   if (row.kind() == v1::Row::OVERFLOW) return "(overflow)";
   std::vector<std::string> parts;
   for (const v1::KeyValue& k : row.key()) {
-    parts.push_back(k.kind_case() == v1::KeyValue::kIntValue
-                        ? absl::StrCat(k.int_value())
-                        : Printable(k.string_value()));
+    if (k.kind_case() != v1::KeyValue::kIntValue) {
+      parts.push_back(Printable(k.string_value()));
+    } else if (!k.display().empty()) {
+      // A syscall number: its name, with the number kept.
+      parts.push_back(
+          absl::StrCat(Printable(k.display()), "(", k.int_value(), ")"));
+    } else {
+      parts.push_back(absl::StrCat(k.int_value()));
+    }
   }
   return absl::StrJoin(parts, ",");
 }

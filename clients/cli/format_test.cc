@@ -72,6 +72,15 @@ TEST(FormatTest, KeysWithControlCharactersAreEscaped) {
   EXPECT_EQ(FormatKey(row), "a\\x0ab");
 }
 
+TEST(FormatTest, KeyShowsSyscallNameBesideNumber) {
+  v1::Row row;
+  v1::KeyValue* id = row.add_key();
+  id->set_int_value(257);
+  id->set_display("openat");
+  row.add_key()->set_int_value(7);
+  EXPECT_EQ(FormatKey(row), "openat(257),7");
+}
+
 TEST(FormatTest, EventLine) {
   v1::TraceEvent e;
   e.set_name("events/sched/sched_switch");

@@ -12,15 +12,12 @@
 #include "daemon/util/file_util.h"
 #include "daemon/util/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
 namespace ringwatch {
 
 namespace {
-
-constexpr char kServiceName[] = "ringwatch.v1.RingwatchService";
 
 int ToMillis(absl::Duration d) {
   return static_cast<int>(absl::ToInt64Milliseconds(d));
@@ -102,8 +99,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   std::unique_ptr<Server> s(new Server());
   s->options_ = options;
   s->service_ = std::make_unique<RingwatchServiceImpl>(backend, options.limits);
-
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own grpc.health.v1 (health_service.h) instead of gRPC's built-in
+  // one, whose descriptor reflection cannot resolve.
+  s->health_ = std::make_unique<HealthService>();
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   if (!options.unix_socket.empty()) {
@@ -127,6 +126,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
       ToMillis(options.min_client_ping_interval));
   builder.RegisterService(s->service_.get());
+  builder.RegisterService(s->health_.get());
   s->service_->Attach();
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr) {
@@ -149,7 +149,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     RETURN_IF_ERROR(
         SetSocketMode(options.unix_socket, options.unix_socket_mode));
   }
-  s->server_->GetHealthCheckService()->SetServingStatus(kServiceName, true);
+  s->health_->SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
+  s->health_->SetStatus(kRingwatchServiceName,
+                        grpc::health::v1::HealthCheckResponse::SERVING);
   s->service_->set_listen_addresses(s->listen_addresses_);
   return s;
 }
@@ -187,7 +189,8 @@ void Server::Shutdown(absl::Duration timeout) {
   }
   const absl::Time deadline = absl::Now() + timeout;
   for (auto& a : acceptors) a->Stop();
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  // Watchers see NOT_SERVING and their streams end.
+  health_->Shutdown();
   // Streams first, with half the time: each gets a clean UNAVAILABLE.
   service_->FinishStreams(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                        "ringwatchd is shutting down"),

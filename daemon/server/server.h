@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/server/backend.h"
+#include "daemon/server/health_service.h"
 #include "daemon/server/listen.h"
 #include "daemon/server/service.h"
 #include "grpcpp/server.h"
@@ -22,6 +23,8 @@
 namespace ringwatch {
 
 inline constexpr char kDefaultUnixSocket[] = "/run/ringwatch/ringwatch.sock";
+// The service name health checks report on.
+inline constexpr char kRingwatchServiceName[] = "ringwatch.v1.RingwatchService";
 
 struct ServerOptions {
   // A unix socket path; empty for none. Its parent directory is created
@@ -79,12 +82,16 @@ class Server {
     return listen_addresses_;
   }
   RingwatchServiceImpl& service() { return *service_; }
+  // grpc.health.v1: the daemon sets its service NOT_SERVING while the
+  // readers are stalled.
+  HealthService& health() { return *health_; }
 
  private:
   Server() = default;
 
   ServerOptions options_;
   std::unique_ptr<RingwatchServiceImpl> service_;
+  std::unique_ptr<HealthService> health_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> listen_addresses_;
   int tcp_port_ = 0;
