@@ -33,28 +33,11 @@ aggregation {
 T = h.TIMEOUT
 
 
-class ApiTest(unittest.TestCase):
+class ApiTest(h.SharedDaemonTestCase):
 
   @classmethod
   def setUpClass(cls):
-    cls.daemon = h.Daemon(CONFIG, tcp=True)
-    try:
-      cls.daemon.start()
-    except Exception:
-      cls.daemon.kill()
-      raise
-    cls.channel = grpc.insecure_channel(cls.daemon.tcp_address)
-    cls.stub = pb_grpc.RingwatchServiceStub(cls.channel)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.channel.close()
-    code, seconds = cls.daemon.stop()
-    cls.daemon.kill()
-    assert code == 0, f"ringwatchd exited {code}:\n{cls.daemon.log()}"
-
-  def status(self):
-    return self.stub.GetStatus(pb.GetStatusRequest(), timeout=T)
+    cls.start_shared_daemon(CONFIG)
 
   def assertRpcError(self, call, code, *texts):
     with self.assertRaises(grpc.RpcError) as ctx:

@@ -200,3 +200,35 @@ class Daemon:
   def __exit__(self, *exc):
     self.stop()
     self.kill()
+
+
+class SharedDaemonTestCase(unittest.TestCase):
+  """A test class whose tests share one daemon, reached over TCP as
+  `cls.stub`. setUpClass calls start_shared_daemon(config); tearDownClass
+  stops the daemon, which must exit 0."""
+
+  @classmethod
+  def start_shared_daemon(cls, config):
+    # Imported here: the harness also serves scripts that have no generated
+    # API modules (benchmarks, the metrics tests).
+    import grpc
+    from proto.ringwatch.v1 import ringwatch_pb2_grpc as pb_grpc
+    cls.daemon = Daemon(config, tcp=True)
+    try:
+      cls.daemon.start()
+    except Exception:
+      cls.daemon.kill()
+      raise
+    cls.channel = grpc.insecure_channel(cls.daemon.tcp_address)
+    cls.stub = pb_grpc.RingwatchServiceStub(cls.channel)
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.channel.close()
+    code, _ = cls.daemon.stop()
+    cls.daemon.kill()
+    assert code == 0, f"ringwatchd exited {code}:\n{cls.daemon.log()}"
+
+  def status(self):
+    from proto.ringwatch.v1 import ringwatch_pb2 as pb
+    return self.stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)

@@ -17,7 +17,6 @@ import grpc
 
 import daemon_harness as h
 from proto.ringwatch.v1 import ringwatch_pb2 as pb
-from proto.ringwatch.v1 import ringwatch_pb2_grpc as pb_grpc
 
 LINES = 300
 ROUNDS = 3
@@ -65,28 +64,14 @@ class Collector:
     return not self.thread.is_alive()
 
 
-class EventOrderTest(unittest.TestCase):
+class EventOrderTest(h.SharedDaemonTestCase):
 
   @classmethod
   def setUpClass(cls):
     cls.cpus = sorted(os.sched_getaffinity(0))[:2]
     if len(cls.cpus) < 2:
       h.skip("event_order_test: needs two CPUs to interleave events on")
-    cls.daemon = h.Daemon(CONFIG, tcp=True)
-    try:
-      cls.daemon.start()
-    except Exception:
-      cls.daemon.kill()
-      raise
-    cls.channel = grpc.insecure_channel(cls.daemon.tcp_address)
-    cls.stub = pb_grpc.RingwatchServiceStub(cls.channel)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.channel.close()
-    code, _ = cls.daemon.stop()
-    cls.daemon.kill()
-    assert code == 0, f"ringwatchd exited {code}:\n{cls.daemon.log()}"
+    cls.start_shared_daemon(CONFIG)
 
   def write_markers(self, prefix):
     """Writes LINES lines, line i on CPU cpus[i % 2] (setting the affinity

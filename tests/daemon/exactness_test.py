@@ -25,7 +25,6 @@ import grpc
 import daemon_harness as h
 from proto.ringwatch.v1 import config_pb2 as cfg
 from proto.ringwatch.v1 import ringwatch_pb2 as pb
-from proto.ringwatch.v1 import ringwatch_pb2_grpc as pb_grpc
 
 from google.protobuf import text_format
 
@@ -78,30 +77,13 @@ def getppid_nr():
   return int(helper.stdout.split()[3])
 
 
-class ExactnessTest(unittest.TestCase):
+class ExactnessTest(h.SharedDaemonTestCase):
 
   @classmethod
   def setUpClass(cls):
     cls.nr = getppid_nr()
-    cls.daemon = h.Daemon(
-        SPECS.format(prefix="cfg_", nr=cls.nr, window=WINDOW), tcp=True)
-    try:
-      cls.daemon.start()
-    except Exception:
-      cls.daemon.kill()
-      raise
-    cls.channel = grpc.insecure_channel(cls.daemon.tcp_address)
-    cls.stub = pb_grpc.RingwatchServiceStub(cls.channel)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.channel.close()
-    code, _ = cls.daemon.stop()
-    cls.daemon.kill()
-    assert code == 0, f"ringwatchd exited {code}:\n{cls.daemon.log()}"
-
-  def status(self):
-    return self.stub.GetStatus(pb.GetStatusRequest(), timeout=T)
+    cls.start_shared_daemon(
+        SPECS.format(prefix="cfg_", nr=cls.nr, window=WINDOW))
 
   def latest_window_start(self, name):
     try:
