@@ -41,6 +41,6 @@ run_bench() {  # run_bench NAME ARGS...
   shift
   echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs:" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-  PYTHONPATH="$tmp:$PWD/tests/daemon:$PWD/bench/daemon" \
+  PYTHONPATH="$tmp:$PWD/tests/daemon:$PWD/tests/metrics:$PWD/bench/daemon" \
     /usr/bin/python3 -u "bench/daemon/$name.py" "$@"
 }

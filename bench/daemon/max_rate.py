@@ -11,7 +11,9 @@ calls it counted. Then the same steps are recorded by
   bench/daemon/max_rate.sh [--seconds 3] [--rates 50000,100000,...,0]
 
 A rate of 0 runs the generator flat out; RATExT uses T threads (0x2: both
-CPUs flat out, leaving the readers no idle core).
+CPUs flat out, leaving the readers no idle core). --scrape adds a /metrics
+listener (bench_getppid exported too) and a real Prometheus scraping it every
+second for the whole run, to show scrapes cost the readers nothing.
 """
 
 import argparse
@@ -30,18 +32,38 @@ EVENTS = ["raw_syscalls:sys_enter", "sched:sched_switch", "sched:sched_waking",
           "sched:sched_process_exec"]  # What the default config enables.
 
 
-def count_config(nr):
+def count_config(nr, scrape=False):
   """The syscall-count aggregation added to the default config: every
   getppid() call on the machine, in one row (syscall_counts' own top_n folds
   rows, so it cannot give an exact figure)."""
+  exported = "\n  metrics { enabled: true }" if scrape else ""
+  listener = '\nmetrics { listen: "127.0.0.1:0" }' if scrape else ""
   return f"""
 aggregation {{
   name: "bench_getppid"
   event: "raw_syscalls/sys_enter"
   filter: "id == {nr}"
-  window: "1s"
-}}
+  window: "1s"{exported}
+}}{listener}
 """
+
+
+def start_prometheus(daemon):
+  """A real Prometheus scraping the daemon's /metrics every second."""
+  # The fleet test's server wrapper (tests/metrics), not a second copy.
+  from prometheus_fleet_test import Prometheus, metrics_address
+  address = None
+  if h.eventually(lambda: metrics_address(daemon)):
+    address = metrics_address(daemon)
+  if not address:
+    raise RuntimeError("no metrics listener:\n" + daemon.log())
+  prometheus = Prometheus([("bench", address)],
+                          os.path.join(os.environ["TEST_TMPDIR"],
+                                       "prometheus")).start()
+  if not h.eventually(lambda: prometheus.value("up") == 1, timeout=60):
+    prometheus.stop()
+    raise RuntimeError("prometheus never scraped the daemon")
+  return prometheus
 
 
 def getppid_count(daemon):
@@ -57,13 +79,17 @@ def window_start(daemon):
   return int(json.loads(r.stdout)["result"].get("windowStartNs", "0"))
 
 
-def ringwatchd_steps(rates, seconds):
+def ringwatchd_steps(rates, seconds, scrape=False):
   rows = []
   nr = b.run_load(1000, 0.01)["nr"]  # SYS_getppid on this machine.
-  daemon = h.Daemon(b.default_config_body(count_config(nr)), tcp=False)
+  daemon = h.Daemon(b.default_config_body(count_config(nr, scrape)),
+                    tcp=False)
+  prometheus = None
   try:
     daemon.start()
     pid = daemon.proc.pid
+    if scrape:
+      prometheus = start_prometheus(daemon)
     if not h.eventually(lambda: window_start(daemon) > 0):
       raise RuntimeError("no window closed:\n" + daemon.log())
     # The machine's own background, for scale.
@@ -106,7 +132,15 @@ def ringwatchd_steps(rates, seconds):
           "counted": counted,
       })
       print_ringwatchd_row(rows[-1])
+    if prometheus:
+      scrapes = prometheus.value("sum_over_time(up[1h])")
+      failed = prometheus.value(
+          "count_over_time(up[1h]) - sum_over_time(up[1h])")
+      print(f"  Prometheus: {scrapes:.0f} scrapes of /metrics, {failed:.0f} "
+            "failed, one per second throughout", flush=True)
   finally:
+    if prometheus:
+      prometheus.stop()
     daemon.stop()
     daemon.kill()
   return rows
@@ -202,6 +236,8 @@ def main():
   parser.add_argument("--rates",
                       default="100000,200000,400000,600000,800000,1000000,0,"
                       "0x2")
+  parser.add_argument("--scrape", action="store_true",
+                      help="a real Prometheus scrapes /metrics every second")
   args = parser.parse_args()
   # "RATE" or "RATExTHREADS"; 0 is flat out.
   rates = [tuple(int(x) for x in (r + "x1").split("x")[:2])
@@ -210,10 +246,12 @@ def main():
   print(f"max_rate: {b.machine()}; default config, buffer_size_kb "
         f"{buffer_kb}; getppid() load, {args.seconds:g} s per step")
 
-  print("\nringwatchd (default config + bench_getppid counting the calls)")
+  print("\nringwatchd (default config + bench_getppid counting the calls" +
+        (", Prometheus scraping /metrics every second)" if args.scrape else
+         ")"))
   print(f"  {'target/s':>10}  {'calls/s':>12}  {'events/s':>12}"
         f"  {'lost':>8}  {'overrun':>8}  {'CPU':>7}  counted / made")
-  ours = ringwatchd_steps(rates, args.seconds)
+  ours = ringwatchd_steps(rates, args.seconds, args.scrape)
 
   theirs = []
   if shutil.which("trace-cmd") and not os.environ.get("NO_PEER"):
