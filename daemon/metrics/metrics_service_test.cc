@@ -29,6 +29,11 @@ absl::StatusOr<v1::DaemonStatus> FakeStatus() {
   a->set_name("aggregations/syscalls");
   a->mutable_counters()->set_events_matched(77);
   a->mutable_counters()->set_late_events(2);
+  a->set_memory_bytes(4096);
+  a->set_memory_reserved_bytes(65536);
+  status.mutable_engine()->set_memory_bytes(8192);
+  status.mutable_engine()->set_memory_reserved_bytes(131072);
+  status.mutable_engine()->set_memory_limit_bytes(268435456);
   status.mutable_server()->set_dropped_messages(3);
   return status;
 }
@@ -57,6 +62,11 @@ TEST(MetricsServiceTest, ScrapeHasSelfProcessAndReloadMetrics) {
         "ringwatch_aggregation_events_late_total{aggregation=\"syscalls\"} "
         "2",
         "ringwatch_stream_dropped_messages_total 3",
+        "ringwatch_aggregation_memory_bytes{aggregation=\"syscalls\"} 4096",
+        "ringwatch_aggregation_memory_reserved_bytes{aggregation="
+        "\"syscalls\"} 65536",
+        "ringwatch_memory_bytes 8192", "ringwatch_memory_reserved_bytes 131072",
+        "ringwatch_memory_limit_bytes 268435456",
         "ringwatch_config_reloads_total{result=\"ok\"} 1",
         "ringwatch_config_reloads_total{result=\"failed\"} 2",
         "# TYPE process_cpu_seconds_total counter",

@@ -201,6 +201,26 @@ std::vector<MetricFamily> StatusFamilies(const v1::DaemonStatus& s) {
       s, "ringwatch_aggregation_subscribers",
       "Subscribe streams receiving the aggregation's windows.", G,
       [](const A& a) { return D(a.subscribers()); }, &out);
+  PerAggregation(
+      s, "ringwatch_aggregation_memory_bytes",
+      "Heap bytes the aggregation's tables, partials and rings hold now.", G,
+      [](const A& a) { return D(a.memory_bytes()); }, &out);
+  PerAggregation(
+      s, "ringwatch_aggregation_memory_reserved_bytes",
+      "The aggregation's worst case (every table at max_keys), reserved in "
+      "the memory budget when it was admitted.",
+      G, [](const A& a) { return D(a.memory_reserved_bytes()); }, &out);
+
+  // Memory budget (limits.max_memory) and what the aggregations use of it.
+  Single("ringwatch_memory_bytes",
+         "Heap bytes every aggregation's state holds now.", G,
+         D(s.engine().memory_bytes()), &out);
+  Single("ringwatch_memory_reserved_bytes",
+         "Worst case of every aggregation, reserved at admission.", G,
+         D(s.engine().memory_reserved_bytes()), &out);
+  Single("ringwatch_memory_limit_bytes",
+         "The memory budget (limits.max_memory) admission checks against.", G,
+         D(s.engine().memory_limit_bytes()), &out);
 
   // Server.
   Single("ringwatch_subscribers", "Open Subscribe streams.", G,
