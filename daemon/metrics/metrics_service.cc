@@ -13,11 +13,15 @@ namespace metrics {
 
 // Observes, for every window published, how long after its end (on
 // CLOCK_MONOTONIC) it reached the listeners. Runs on the engine's thread:
-// one clock read and one histogram update.
+// one clock read and one histogram update. The backend calls a copy of its
+// listener list outside its lock, so a call may still run after
+// RemoveWindowListener: the listener shares the registry that owns the
+// histogram, which then outlives every call.
 class MetricsService::DelayListener : public WindowListener {
  public:
-  DelayListener(prometheus::Histogram* delay, bool monotonic)
-      : delay_(delay), monotonic_(monotonic) {}
+  DelayListener(std::shared_ptr<prometheus::Registry> registry,
+                prometheus::Histogram* delay, bool monotonic)
+      : registry_(std::move(registry)), delay_(delay), monotonic_(monotonic) {}
 
   void OnWindowClosed(
       std::shared_ptr<const v1::AggregationResult> window) override {
@@ -35,7 +39,8 @@ class MetricsService::DelayListener : public WindowListener {
   void OnAggregationDeleted(absl::string_view) override {}
 
  private:
-  prometheus::Histogram* delay_;  // Never null; owned by the registry.
+  const std::shared_ptr<prometheus::Registry> registry_;  // Owns delay_.
+  prometheus::Histogram* delay_;                          // Never null.
   const bool monotonic_;
 };
 
@@ -65,7 +70,7 @@ MetricsService::MetricsService(Backend* backend, StatusSource status,
   collectables_.push_back(std::make_shared<StatusCollector>(std::move(status)));
   collectables_.push_back(std::make_shared<ProcessCollector>());
   collectables_.push_back(std::make_shared<AggregationCollector>(backend));
-  delay_listener_ = std::make_shared<DelayListener>(delay_histogram,
+  delay_listener_ = std::make_shared<DelayListener>(registry_, delay_histogram,
                                                     trace_clock_is_monotonic);
   listener_handle_ = backend_->AddWindowListener(delay_listener_);
 }

@@ -77,6 +77,36 @@ TEST(MetricsServiceTest, ScrapeHasSelfProcessAndReloadMetrics) {
   }
 }
 
+// Records the window listener the service registers, as the daemon's
+// backend does when it calls a copy of its listener list outside its lock.
+class CapturingBackend : public testing::FakeBackend {
+ public:
+  uint64_t AddWindowListener(
+      std::shared_ptr<WindowListener> listener) override {
+    captured = listener;
+    return FakeBackend::AddWindowListener(std::move(listener));
+  }
+  std::shared_ptr<WindowListener> captured;
+};
+
+// Shutdown destroys the service while the engine's thread may still be in a
+// listener call it copied before the removal (a SIGSEGV at shutdown, seen
+// in lifecycle_test): that call must still find its histogram. ASan (the
+// suite's --config=asan run) reports the use-after-free without the fix.
+TEST(MetricsServiceTest, ListenerCallInFlightOutlivesTheService) {
+  CapturingBackend backend;
+  auto service = std::make_unique<MetricsService>(&backend, FakeStatus,
+                                                  /*monotonic=*/true);
+  std::shared_ptr<WindowListener> in_flight = std::move(backend.captured);
+  ASSERT_NE(in_flight, nullptr);
+  service.reset();
+  auto window = std::make_shared<v1::AggregationResult>(
+      testing::FakeBackend::MakeWindow("syscalls", 0, {{"a", 1}}));
+  window->set_window_end_ns(MonotonicNs() - 1000000);
+  in_flight->OnWindowClosed(window);
+  EXPECT_EQ(in_flight.use_count(), 1);  // The service let go of it.
+}
+
 TEST(MetricsServiceTest, ObservesWindowPublicationDelay) {
   testing::FakeBackend backend;
   MetricsService service(&backend, FakeStatus, /*monotonic=*/true);
