@@ -39,8 +39,8 @@ TEST(ValidateStreamEventsRequestTest, DefaultsRateAndBurst) {
 }
 
 TEST(ValidateStreamEventsRequestTest, RefusesBadRates) {
-  for (double bad : {-1.0, std::nan(""), 10000.5,
-                     std::numeric_limits<double>::infinity()}) {
+  for (double bad :
+       {-1.0, std::nan(""), 10000.5, std::numeric_limits<double>::infinity()}) {
     v1::StreamEventsRequest request;
     request.set_max_events_per_second(bad);
     absl::StatusOr<StreamRate> rate = Validate(request);
