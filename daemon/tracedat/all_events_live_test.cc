@@ -48,19 +48,8 @@ TEST(AllEventsLiveTest, EveryFieldOfEveryEventEqualsTraceCmdRawReport) {
 
   const std::string dir = TestScratchDir();
   const std::string file = absl::StrCat(dir, "/all_events_live.dat");
-  live->Release();  // trace-cmd extract -B removes it; the guard if not.
-  struct RemoveIfStillThere {
-    Instance* instance;
-    ~RemoveIfStillThere() {
-      const absl::Status s = instance->Remove();
-      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
-        ADD_FAILURE() << "could not remove the test instance: " << s;
-      }
-    }
-  } remove_guard{live.get()};
-  absl::Status run =
-      RunShell(absl::StrCat(trace_cmd, " extract -B ", name, " -o ", file),
-               absl::StrCat(dir, "/extract.log"));
+  absl::Status run = ExtractInstance(trace_cmd, live.get(), file,
+                                     absl::StrCat(dir, "/extract.log"));
   ASSERT_TRUE(run.ok()) << run;
   const std::string raw = absl::StrCat(file, ".raw-report.txt");
   run = RunShell(absl::StrCat(trace_cmd, " report -R -t -i ", file), raw);

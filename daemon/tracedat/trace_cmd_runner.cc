@@ -33,6 +33,20 @@ absl::Status RunShell(const std::string& command, const std::string& out) {
       absl::StrCat("'", command, "' failed (status ", status, "): ", tail));
 }
 
+absl::Status ExtractInstance(const std::string& trace_cmd, Instance* instance,
+                             const std::string& out, const std::string& log) {
+  instance->Release();
+  absl::Status run = RunShell(
+      absl::StrCat(trace_cmd, " extract -B ", instance->name(), " -o ", out),
+      log);
+  absl::Status removed = instance->Remove();
+  if (!removed.ok() && removed.code() != absl::StatusCode::kNotFound) {
+    run.Update(absl::InternalError(absl::StrCat(
+        "could not remove the test instance: ", removed.ToString())));
+  }
+  return run;
+}
+
 std::string TestScratchDir() {
   const char* tmp = std::getenv("TEST_TMPDIR");
   return tmp != nullptr ? tmp : "/tmp";

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "daemon/tracefs/instance.h"
 
 namespace ringwatch {
 
@@ -16,6 +17,12 @@ std::string FindTraceCmd();
 // `out`.err; on failure the error holds the exit status and the end of
 // stderr.
 absl::Status RunShell(const std::string& command, const std::string& out);
+
+// `trace-cmd extract -B` of `instance` into `out` (its log in `log`). The
+// extract removes the instance it read, so `instance` is released first and
+// removed here only if it is still there; an error names what failed.
+absl::Status ExtractInstance(const std::string& trace_cmd, Instance* instance,
+                             const std::string& out, const std::string& log);
 
 // The test's scratch directory (TEST_TMPDIR).
 std::string TestScratchDir();

@@ -11,8 +11,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "daemon/event/field_access.h"
+#include "daemon/tracedat/trace_cmd_runner.h"
 #include "daemon/tracedat/trace_dat_file.h"
 #include "daemon/tracedat/trace_dat_test_util.h"
 #include "daemon/tracefs/testing/live_instance.h"
@@ -21,31 +21,6 @@
 
 namespace ringwatch {
 namespace {
-
-// The trace-cmd binary on PATH, or "".
-std::string FindTraceCmd() {
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path == nullptr ? "/usr/bin:/bin" : path, ':')) {
-    const std::string candidate = absl::StrCat(dir, "/trace-cmd");
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// Runs a shell command line with stdout to `out` and stderr to `out`.err;
-// on failure the error holds the exit status and the end of stderr.
-absl::Status RunShell(const std::string& command, const std::string& out) {
-  const std::string err = absl::StrCat(out, ".err");
-  const int status =
-      std::system(absl::StrCat(command, " >", out, " 2>", err).c_str());
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  absl::StatusOr<std::string> text = ReadFileToString(err);
-  std::string tail = text.ok() ? *text : "";
-  if (tail.size() > 2000) tail = tail.substr(tail.size() - 2000);
-  return absl::InternalError(
-      absl::StrCat("'", command, "' failed (status ", status, "): ", tail));
-}
 
 // Short-lived children: each makes wake-ups and context switches.
 void SpawnChildren(int n) {
@@ -99,25 +74,11 @@ TEST(TraceDatLiveTest, TraceCmdExtractDecodesLikeItsReport) {
   ASSERT_TRUE(live->DisableEvent("raw_syscalls/sys_enter").ok());
   ASSERT_TRUE(live->SetTracingOn(false).ok());
 
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = tmp != nullptr ? tmp : testing::TempDir();
+  const std::string dir = TestScratchDir();
   const std::string v7 = absl::StrCat(dir, "/live7.dat");
   const std::string v6 = absl::StrCat(dir, "/live6.dat");
-  // trace-cmd extract -B removes the instance once it has read it: from here
-  // on this guard, not `live`, removes it if it is still there.
-  live->Release();
-  struct RemoveIfStillThere {
-    Instance* instance;
-    ~RemoveIfStillThere() {
-      const absl::Status s = instance->Remove();
-      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
-        ADD_FAILURE() << "could not remove the test instance: " << s;
-      }
-    }
-  } remove_guard{live.get()};
-  absl::Status run =
-      RunShell(absl::StrCat(trace_cmd, " extract -B ", name, " -o ", v7),
-               absl::StrCat(dir, "/extract.log"));
+  absl::Status run = ExtractInstance(trace_cmd, live.get(), v7,
+                                     absl::StrCat(dir, "/extract.log"));
   ASSERT_TRUE(run.ok()) << run;
   run = RunShell(
       absl::StrCat(trace_cmd, " convert --file-version 6 -i ", v7, " -o ", v6),

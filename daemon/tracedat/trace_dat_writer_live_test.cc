@@ -80,21 +80,8 @@ TEST(TraceDatWriterLiveTest, TraceCmdReportsOurFilesAsItReportsItsOwn) {
 
   const std::string dir = TestScratchDir();
   const std::string theirs = absl::StrCat(dir, "/theirs.dat");
-  // trace-cmd extract -B removes the instance once it has read it: from here
-  // on this guard, not `live`, removes it if it is still there.
-  live->Release();
-  struct RemoveIfStillThere {
-    Instance* instance;
-    ~RemoveIfStillThere() {
-      const absl::Status s = instance->Remove();
-      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
-        ADD_FAILURE() << "could not remove the test instance: " << s;
-      }
-    }
-  } remove_guard{live.get()};
-  absl::Status run =
-      RunShell(absl::StrCat(trace_cmd, " extract -B ", name, " -o ", theirs),
-               absl::StrCat(dir, "/extract.log"));
+  absl::Status run = ExtractInstance(trace_cmd, live.get(), theirs,
+                                     absl::StrCat(dir, "/extract.log"));
   ASSERT_TRUE(run.ok()) << run;
   absl::StatusOr<std::unique_ptr<TraceDatFile>> source =
       TraceDatFile::Open(theirs);
