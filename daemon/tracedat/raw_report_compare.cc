@@ -58,15 +58,6 @@ bool ParseUnsigned(absl::string_view text, int base, uint64_t* out) {
   return !text.empty();
 }
 
-absl::Status Mismatch(size_t index, const ReportLine& line,
-                      absl::string_view what, absl::string_view ours,
-                      absl::string_view theirs) {
-  return absl::InternalError(
-      absl::StrCat("event #", index, " (", line.name, " on cpu ", line.cpu,
-                   " at ", line.timestamp, "): ", what, ": decoded '", ours,
-                   "', report '", theirs, "'"));
-}
-
 absl::Status CompareField(size_t index, const ReportLine& line,
                           const FieldFormat& field, const CapturedRecord& r,
                           absl::string_view text, RawReportCoverage* coverage) {
@@ -74,18 +65,19 @@ absl::Status CompareField(size_t index, const ReportLine& line,
   if (field.is_string) {
     absl::string_view value;
     if (!FieldString(payload, field, &value)) {
-      return Mismatch(index, line, field.name, "(out of bounds)", text);
+      return ReportMismatch(index, line, field.name, "(out of bounds)", text);
     }
     // trace-cmd cuts one trailing newline (trace_marker text has one).
     absl::ConsumeSuffix(&value, "\n");
-    if (value != text) return Mismatch(index, line, field.name, value, text);
+    if (value != text)
+      return ReportMismatch(index, line, field.name, value, text);
     ++coverage->renderings["string"];
     return absl::OkStatus();
   }
   if (field.kind != FieldKind::kScalar) {
     absl::Span<const uint8_t> bytes;
     if (!FieldBytes(payload, field, &bytes)) {
-      return Mismatch(index, line, field.name, "(out of bounds)", text);
+      return ReportMismatch(index, line, field.name, "(out of bounds)", text);
     }
     std::vector<std::string> hex;
     for (uint8_t b : bytes) {
@@ -93,13 +85,14 @@ absl::Status CompareField(size_t index, const ReportLine& line,
     }
     const std::string ours =
         absl::StrCat("ARRAY[", absl::StrJoin(hex, ", "), "]");
-    if (ours != text) return Mismatch(index, line, field.name, ours, text);
+    if (ours != text)
+      return ReportMismatch(index, line, field.name, ours, text);
     ++coverage->renderings["array"];
     return absl::OkStatus();
   }
   int64_t value = 0;
   if (!FieldInteger(payload, field, &value)) {
-    return Mismatch(index, line, field.name, "(out of bounds)", text);
+    return ReportMismatch(index, line, field.name, "(out of bounds)", text);
   }
   std::string rendering;
   // `const char *` fields point at kernel strings trace-cmd looks up in the
@@ -114,7 +107,7 @@ absl::Status CompareField(size_t index, const ReportLine& line,
   }
   if (!IntegerRenderingMatches(text, static_cast<uint64_t>(value), field.size,
                                field.is_signed, &rendering)) {
-    return Mismatch(
+    return ReportMismatch(
         index, line, absl::StrCat(field.name, " (", field.type, ")"),
         absl::StrCat(
             value, " = 0x",
@@ -181,96 +174,67 @@ bool IntegerRenderingMatches(absl::string_view text, uint64_t value,
 absl::StatusOr<RawReportCoverage> CompareEveryFieldWithRawReport(
     const TraceDatFile& file, const CapturingSink& sink,
     absl::string_view raw_report) {
-  const std::string prefix =
-      file.buffers().empty() ? "" : file.buffers()[file.default_buffer()].name;
   ASSIGN_OR_RETURN(std::vector<ReportLine> lines,
-                   ParseTraceCmdReport(raw_report, prefix));
+                   ParseTraceCmdReport(raw_report, ReportBufferPrefix(file)));
   RawReportCoverage coverage;
-  size_t record = 0;
-  size_t loss = 0;
-  for (const ReportLine& line : lines) {
-    if (line.kind == ReportLine::Kind::kLoss) {
-      if (loss >= sink.losses.size()) {
-        return absl::InternalError(absl::StrCat(
-            "report shows a loss on cpu ", line.cpu, " before event #", record,
-            "; decoding reported none there"));
-      }
-      const auto& [position, report] = sink.losses[loss++];
-      if (position != record || report.cpu != line.cpu ||
-          report.unknown == line.lost_known ||
-          (line.lost_known && report.count != line.lost)) {
-        return absl::InternalError(absl::StrCat(
-            "loss #", loss - 1, ": decoded cpu ", report.cpu, " count ",
-            report.count, " before event #", position, "; report cpu ",
-            line.cpu, " count ", line.lost, " before event #", record));
-      }
-      ++coverage.losses;
-      continue;
-    }
-    if (record >= sink.records.size()) {
-      return absl::InternalError(absl::StrCat(
-          "report has more events than the ", sink.records.size(), " decoded"));
-    }
-    const size_t index = record++;
-    const CapturedRecord& r = sink.records[index];
-    if (line.fraction_digits != 9) {
-      return Mismatch(index, line, "timestamp digits (want -t)", "9",
-                      absl::StrCat(line.fraction_digits));
-    }
-    if (r.cpu != line.cpu) {
-      return Mismatch(index, line, "cpu", absl::StrCat(r.cpu),
-                      absl::StrCat(line.cpu));
-    }
-    if (r.timestamp != line.timestamp) {
-      return Mismatch(index, line, "timestamp", absl::StrCat(r.timestamp),
-                      absl::StrCat(line.timestamp));
-    }
-    uint16_t id = 0;
-    if (r.payload.size() >= 2) std::memcpy(&id, r.payload.data(), 2);
-    const EventFormat* format = file.catalog().FindById(id);
-    if (format == nullptr) {
-      return Mismatch(index, line, "event id", absl::StrCat(id, " (unknown)"),
-                      line.name);
-    }
-    if (format->name != line.name) {
-      return Mismatch(index, line, "event name", format->name, line.name);
-    }
-    const FieldFormat* pid_field = format->FindField("common_pid");
-    int64_t pid = 0;
-    if (pid_field == nullptr || !FieldInteger(r.payload, *pid_field, &pid) ||
-        pid != line.pid) {
-      return Mismatch(index, line, "common_pid", absl::StrCat(pid),
-                      absl::StrCat(line.pid));
-    }
-    std::vector<std::string> names;
-    std::vector<const FieldFormat*> fields;
-    for (const FieldFormat& f : format->fields) {
-      if (f.is_common) continue;
-      names.push_back(f.name);
-      fields.push_back(&f);
-    }
-    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> values =
-        SplitRawFields(line.info, names);
-    if (!values.ok()) {
-      return Mismatch(index, line, "field list", absl::StrJoin(names, " "),
-                      values.status().message());
-    }
-    for (size_t i = 0; i < fields.size(); ++i) {
-      RETURN_IF_ERROR(CompareField(index, line, *fields[i], r,
-                                   (*values)[i].second, &coverage));
-      ++coverage.fields;
-    }
-    ++coverage.events;
-    ++coverage.event_types[format->FullName()];
-  }
-  if (record != sink.records.size()) {
-    return absl::InternalError(absl::StrCat(
-        "decoded ", sink.records.size(), " events, the report shows ", record));
-  }
-  if (loss != sink.losses.size()) {
-    return absl::InternalError(absl::StrCat(
-        "decoded ", sink.losses.size(), " losses, the report shows ", loss));
-  }
+  RETURN_IF_ERROR(WalkReport(
+      sink, lines,
+      [&](size_t index, const CapturedRecord& r, const ReportLine& line) {
+        if (line.fraction_digits != 9) {
+          return ReportMismatch(index, line, "timestamp digits (want -t)", "9",
+                                absl::StrCat(line.fraction_digits));
+        }
+        if (r.cpu != line.cpu) {
+          return ReportMismatch(index, line, "cpu", absl::StrCat(r.cpu),
+                                absl::StrCat(line.cpu));
+        }
+        if (r.timestamp != line.timestamp) {
+          return ReportMismatch(index, line, "timestamp",
+                                absl::StrCat(r.timestamp),
+                                absl::StrCat(line.timestamp));
+        }
+        uint16_t id = 0;
+        if (r.payload.size() >= 2) std::memcpy(&id, r.payload.data(), 2);
+        const EventFormat* format = file.catalog().FindById(id);
+        if (format == nullptr) {
+          return ReportMismatch(index, line, "event id",
+                                absl::StrCat(id, " (unknown)"), line.name);
+        }
+        if (format->name != line.name) {
+          return ReportMismatch(index, line, "event name", format->name,
+                                line.name);
+        }
+        const FieldFormat* pid_field = format->FindField("common_pid");
+        int64_t pid = 0;
+        if (pid_field == nullptr ||
+            !FieldInteger(r.payload, *pid_field, &pid) || pid != line.pid) {
+          return ReportMismatch(index, line, "common_pid", absl::StrCat(pid),
+                                absl::StrCat(line.pid));
+        }
+        std::vector<std::string> names;
+        std::vector<const FieldFormat*> fields;
+        for (const FieldFormat& f : format->fields) {
+          if (f.is_common) continue;
+          names.push_back(f.name);
+          fields.push_back(&f);
+        }
+        absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+            values = SplitRawFields(line.info, names);
+        if (!values.ok()) {
+          return ReportMismatch(index, line, "field list",
+                                absl::StrJoin(names, " "),
+                                values.status().message());
+        }
+        for (size_t i = 0; i < fields.size(); ++i) {
+          RETURN_IF_ERROR(CompareField(index, line, *fields[i], r,
+                                       (*values)[i].second, &coverage));
+          ++coverage.fields;
+        }
+        ++coverage.events;
+        ++coverage.event_types[format->FullName()];
+        return absl::OkStatus();
+      }));
+  coverage.losses = sink.losses.size();
   return coverage;
 }
 

@@ -19,23 +19,63 @@
 #include "daemon/util/status_macros.h"
 
 namespace ringwatch {
-namespace {
 
-// The name trace-cmd prefixes lines with: the instance's, or none for the
-// top-level buffer.
-std::string BufferPrefix(const TraceDatFile& file) {
+std::string ReportBufferPrefix(const TraceDatFile& file) {
   if (file.buffers().empty()) return "";
   return file.buffers()[file.default_buffer()].name;
 }
 
-absl::Status Mismatch(size_t index, const ReportLine& line,
-                      absl::string_view what, absl::string_view ours,
-                      absl::string_view theirs) {
+absl::Status ReportMismatch(size_t index, const ReportLine& line,
+                            absl::string_view what, absl::string_view ours,
+                            absl::string_view theirs) {
   return absl::InternalError(
       absl::StrCat("event #", index, " (", line.name, " on cpu ", line.cpu,
                    " at ", line.timestamp, "): ", what, ": decoded '", ours,
                    "', report '", theirs, "'"));
 }
+
+absl::Status WalkReport(const CapturingSink& sink,
+                        const std::vector<ReportLine>& lines,
+                        ReportEventCompare compare) {
+  size_t record = 0;
+  size_t loss = 0;
+  for (const ReportLine& line : lines) {
+    if (line.kind == ReportLine::Kind::kLoss) {
+      if (loss >= sink.losses.size()) {
+        return absl::InternalError(absl::StrCat(
+            "report shows a loss on cpu ", line.cpu, " before event #", record,
+            "; decoding reported none there"));
+      }
+      const auto& [position, report] = sink.losses[loss++];
+      if (position != record || report.cpu != line.cpu ||
+          report.unknown == line.lost_known ||
+          (line.lost_known && report.count != line.lost)) {
+        return absl::InternalError(absl::StrCat(
+            "loss #", loss - 1, ": decoded cpu ", report.cpu, " count ",
+            report.count, " before event #", position, "; report cpu ",
+            line.cpu, " count ", line.lost, " before event #", record));
+      }
+      continue;
+    }
+    if (record >= sink.records.size()) {
+      return absl::InternalError(absl::StrCat(
+          "report has more events than the ", sink.records.size(), " decoded"));
+    }
+    RETURN_IF_ERROR(compare(record, sink.records[record], line));
+    ++record;
+  }
+  if (record != sink.records.size()) {
+    return absl::InternalError(absl::StrCat(
+        "decoded ", sink.records.size(), " events, the report shows ", record));
+  }
+  if (loss != sink.losses.size()) {
+    return absl::InternalError(absl::StrCat(
+        "decoded ", sink.losses.size(), " losses, the report shows ", loss));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
 
 // Integer value of a field, or an error naming it.
 absl::StatusOr<int64_t> Integer(const EventFormat& format,
@@ -114,83 +154,40 @@ absl::Status CompareCommon(const TraceDatFile& file, size_t index,
                            LearnedComms* learned,
                            const EventFormat** format_out) {
   if (r.cpu != line.cpu) {
-    return Mismatch(index, line, "cpu", absl::StrCat(r.cpu),
-                    absl::StrCat(line.cpu));
+    return ReportMismatch(index, line, "cpu", absl::StrCat(r.cpu),
+                          absl::StrCat(line.cpu));
   }
   uint64_t ts = r.timestamp;
   if (line.fraction_digits == 6) ts = (ts + 500) / 1000 * 1000;
   if (line.fraction_digits != 6 && line.fraction_digits != 9) {
-    return Mismatch(index, line, "timestamp precision", "6 or 9 digits",
-                    absl::StrCat(line.fraction_digits));
+    return ReportMismatch(index, line, "timestamp precision", "6 or 9 digits",
+                          absl::StrCat(line.fraction_digits));
   }
   if (ts != line.timestamp) {
-    return Mismatch(index, line, "timestamp", absl::StrCat(ts),
-                    absl::StrCat(line.timestamp));
+    return ReportMismatch(index, line, "timestamp", absl::StrCat(ts),
+                          absl::StrCat(line.timestamp));
   }
   uint16_t id = 0;
   if (r.payload.size() >= 2) std::memcpy(&id, r.payload.data(), 2);
   const EventFormat* format = file.catalog().FindById(id);
   if (format == nullptr) {
-    return Mismatch(index, line, "event id", absl::StrCat(id, " (unknown)"),
-                    line.name);
+    return ReportMismatch(index, line, "event id",
+                          absl::StrCat(id, " (unknown)"), line.name);
   }
   if (format->name != line.name) {
-    return Mismatch(index, line, "event name", format->name, line.name);
+    return ReportMismatch(index, line, "event name", format->name, line.name);
   }
   ASSIGN_OR_RETURN(const int64_t pid, Integer(*format, r, "common_pid"));
   if (pid != line.pid) {
-    return Mismatch(index, line, "pid", absl::StrCat(pid),
-                    absl::StrCat(line.pid));
+    return ReportMismatch(index, line, "pid", absl::StrCat(pid),
+                          absl::StrCat(line.pid));
   }
   learned->Learn(*format, r);
   const std::string comm = ExpectedComm(file, pid);
   if (comm != line.comm && learned->Find(pid) != line.comm) {
-    return Mismatch(index, line, "comm", comm, line.comm);
+    return ReportMismatch(index, line, "comm", comm, line.comm);
   }
   *format_out = format;
-  return absl::OkStatus();
-}
-
-// Walks report lines and decoded records together: loss lines must sit where
-// the sink saw a loss, event lines pair with records one by one.
-template <typename CompareEvent>
-absl::Status Walk(const CapturingSink& sink,
-                  const std::vector<ReportLine>& lines, CompareEvent compare) {
-  size_t record = 0;
-  size_t loss = 0;
-  for (const ReportLine& line : lines) {
-    if (line.kind == ReportLine::Kind::kLoss) {
-      if (loss >= sink.losses.size()) {
-        return absl::InternalError(absl::StrCat(
-            "report shows a loss on cpu ", line.cpu, " before event #", record,
-            "; decoding reported none there"));
-      }
-      const auto& [position, report] = sink.losses[loss++];
-      if (position != record || report.cpu != line.cpu ||
-          report.unknown == line.lost_known ||
-          (line.lost_known && report.count != line.lost)) {
-        return absl::InternalError(absl::StrCat(
-            "loss #", loss - 1, ": decoded cpu ", report.cpu, " count ",
-            report.count, " before event #", position, "; report cpu ",
-            line.cpu, " count ", line.lost, " before event #", record));
-      }
-      continue;
-    }
-    if (record >= sink.records.size()) {
-      return absl::InternalError(absl::StrCat(
-          "report has more events than the ", sink.records.size(), " decoded"));
-    }
-    RETURN_IF_ERROR(compare(record, sink.records[record], line));
-    ++record;
-  }
-  if (record != sink.records.size()) {
-    return absl::InternalError(absl::StrCat(
-        "decoded ", sink.records.size(), " events, the report shows ", record));
-  }
-  if (loss != sink.losses.size()) {
-    return absl::InternalError(absl::StrCat(
-        "decoded ", sink.losses.size(), " losses, the report shows ", loss));
-  }
   return absl::OkStatus();
 }
 
@@ -212,24 +209,26 @@ absl::Status CompareRawField(size_t index, const ReportLine& line,
   if (field.is_string) {
     absl::string_view value;
     if (!FieldString(payload, field, &value)) {
-      return Mismatch(index, line, field.name, "(out of bounds)", text);
+      return ReportMismatch(index, line, field.name, "(out of bounds)", text);
     }
     // trace-cmd cuts a trailing newline (trace_marker text has one).
     absl::ConsumeSuffix(&value, "\n");
-    if (value != text) return Mismatch(index, line, field.name, value, text);
+    if (value != text)
+      return ReportMismatch(index, line, field.name, value, text);
     return absl::OkStatus();
   }
   if (absl::StartsWith(text, "ARRAY[")) {
     absl::Span<const uint8_t> bytes;
     if (!FieldBytes(payload, field, &bytes)) {
-      return Mismatch(index, line, field.name, "(out of bounds)", text);
+      return ReportMismatch(index, line, field.name, "(out of bounds)", text);
     }
     std::vector<std::string> hex;
     for (uint8_t b : bytes)
       hex.push_back(absl::StrCat(absl::Hex(b, absl::kZeroPad2)));
     const std::string ours =
         absl::StrCat("ARRAY[", absl::StrJoin(hex, ", "), "]");
-    if (ours != text) return Mismatch(index, line, field.name, ours, text);
+    if (ours != text)
+      return ReportMismatch(index, line, field.name, ours, text);
     return absl::OkStatus();
   }
   uint64_t theirs = 0;
@@ -240,16 +239,16 @@ absl::Status CompareRawField(size_t index, const ReportLine& line,
     return absl::OkStatus();
   }
   if (!ParseReportInteger(text, &theirs)) {
-    return Mismatch(index, line, field.name, "(an integer)", text);
+    return ReportMismatch(index, line, field.name, "(an integer)", text);
   }
   if (!FieldInteger(payload, field, &ours)) {
-    return Mismatch(index, line, field.name, "(out of bounds)", text);
+    return ReportMismatch(index, line, field.name, "(out of bounds)", text);
   }
   // Signed fields may print as unsigned and back: compare the field's bits.
   const uint64_t mask =
       field.size >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * field.size)) - 1;
   if ((static_cast<uint64_t>(ours) & mask) != (theirs & mask)) {
-    return Mismatch(index, line, field.name, absl::StrCat(ours), text);
+    return ReportMismatch(index, line, field.name, absl::StrCat(ours), text);
   }
   return absl::OkStatus();
 }
@@ -278,7 +277,7 @@ absl::Status CompareWithReport(const TraceDatFile& file,
                                const CapturingSink& sink,
                                absl::string_view report) {
   ASSIGN_OR_RETURN(std::vector<ReportLine> lines,
-                   ParseTraceCmdReport(report, BufferPrefix(file)));
+                   ParseTraceCmdReport(report, ReportBufferPrefix(file)));
   // "prev_comm:prev_pid [prev_prio] STATE ==> next_comm:next_pid [next_prio]"
   static const std::regex kSwitch(
       R"(^(.*):(-?\d+) \[(\d+)\] \S+ ==> (.*):(-?\d+) \[(\d+)\]$)");
@@ -287,7 +286,7 @@ absl::Status CompareWithReport(const TraceDatFile& file,
   static const std::regex kPrint(
       R"(^(?:0x([0-9a-f]+)|[A-Za-z_][\w.]*): (.*)$)");
   LearnedComms learned;
-  return Walk(
+  return WalkReport(
       sink, lines,
       [&](size_t index, const CapturedRecord& r,
           const ReportLine& line) -> absl::Status {
@@ -296,15 +295,16 @@ absl::Status CompareWithReport(const TraceDatFile& file,
         std::smatch m;
         if (format->FullName() == "sched/sched_switch") {
           if (!std::regex_match(line.info, m, kSwitch)) {
-            return Mismatch(index, line, "sched_switch text", "", line.info);
+            return ReportMismatch(index, line, "sched_switch text", "",
+                                  line.info);
           }
           const char* strings[] = {"prev_comm", "next_comm"};
           const int string_groups[] = {1, 4};
           for (int i = 0; i < 2; ++i) {
             ASSIGN_OR_RETURN(std::string v, String(*format, r, strings[i]));
             if (v != m[string_groups[i]].str()) {
-              return Mismatch(index, line, strings[i], v,
-                              m[string_groups[i]].str());
+              return ReportMismatch(index, line, strings[i], v,
+                                    m[string_groups[i]].str());
             }
           }
           const char* ints[] = {"prev_pid", "prev_prio", "next_pid",
@@ -313,25 +313,25 @@ absl::Status CompareWithReport(const TraceDatFile& file,
           for (int i = 0; i < 4; ++i) {
             ASSIGN_OR_RETURN(int64_t v, Integer(*format, r, ints[i]));
             if (absl::StrCat(v) != m[int_groups[i]].str()) {
-              return Mismatch(index, line, ints[i], absl::StrCat(v),
-                              m[int_groups[i]].str());
+              return ReportMismatch(index, line, ints[i], absl::StrCat(v),
+                                    m[int_groups[i]].str());
             }
           }
         } else if (format->FullName() == "ftrace/print") {
           if (!std::regex_match(line.info, m, kPrint)) {
-            return Mismatch(index, line, "print text", "", line.info);
+            return ReportMismatch(index, line, "print text", "", line.info);
           }
           ASSIGN_OR_RETURN(int64_t ip, Integer(*format, r, "ip"));
           const std::string hex =
               absl::StrCat(absl::Hex(static_cast<uint64_t>(ip)));
           if (m[1].length() > 0 && hex != m[1].str()) {
-            return Mismatch(index, line, "ip", hex, m[1].str());
+            return ReportMismatch(index, line, "ip", hex, m[1].str());
           }
           ASSIGN_OR_RETURN(std::string buf, String(*format, r, "buf"));
           absl::string_view text = buf;
           absl::ConsumeSuffix(&text, "\n");
           if (text != m[2].str()) {
-            return Mismatch(index, line, "buf", text, m[2].str());
+            return ReportMismatch(index, line, "buf", text, m[2].str());
           }
         }
         return absl::OkStatus();
@@ -342,15 +342,15 @@ absl::Status CompareWithRawReport(const TraceDatFile& file,
                                   const CapturingSink& sink,
                                   absl::string_view raw_report) {
   ASSIGN_OR_RETURN(std::vector<ReportLine> lines,
-                   ParseTraceCmdReport(raw_report, BufferPrefix(file)));
+                   ParseTraceCmdReport(raw_report, ReportBufferPrefix(file)));
   LearnedComms learned;
-  return Walk(
+  return WalkReport(
       sink, lines,
       [&](size_t index, const CapturedRecord& r,
           const ReportLine& line) -> absl::Status {
         if (line.fraction_digits != 9) {
-          return Mismatch(index, line, "timestamp precision", "9",
-                          absl::StrCat(line.fraction_digits));
+          return ReportMismatch(index, line, "timestamp precision", "9",
+                                absl::StrCat(line.fraction_digits));
         }
         const EventFormat* format = nullptr;
         RETURN_IF_ERROR(CompareCommon(file, index, r, line, &learned, &format));

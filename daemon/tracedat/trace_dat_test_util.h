@@ -9,9 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "daemon/ring/record.h"
+#include "daemon/tracedat/trace_cmd_report.h"
 #include "daemon/tracedat/trace_dat_file.h"
 
 namespace ringwatch {
@@ -58,6 +60,26 @@ absl::Status CompareWithReport(const TraceDatFile& file,
 absl::Status CompareWithRawReport(const TraceDatFile& file,
                                   const CapturingSink& sink,
                                   absl::string_view raw_report);
+
+// The name trace-cmd prefixes lines with: the instance's, or none for the
+// top-level buffer.
+std::string ReportBufferPrefix(const TraceDatFile& file);
+
+// An error naming event #index, what differs, and both renderings.
+absl::Status ReportMismatch(size_t index, const ReportLine& line,
+                            absl::string_view what, absl::string_view ours,
+                            absl::string_view theirs);
+
+// Compares decoded record #index with its report line.
+using ReportEventCompare = absl::FunctionRef<absl::Status(
+    size_t index, const CapturedRecord& record, const ReportLine& line)>;
+
+// Walks report lines and decoded records together: loss lines must sit where
+// the sink saw a loss (place, CPU, count), event lines pair with records one
+// by one through `compare`, and both must end together.
+absl::Status WalkReport(const CapturingSink& sink,
+                        const std::vector<ReportLine>& lines,
+                        ReportEventCompare compare);
 
 }  // namespace ringwatch
 
