@@ -258,20 +258,9 @@ class ApiTest(h.SharedDaemonTestCase):
                                   timeout=T)
       # Running (a window closed) before the helpers start their calls.
       self.first_window(name)
-      for helper in helpers:
-        helper.stdin.write("go\n")
-        helper.stdin.flush()
-      done_ns = 0
-      for helper in helpers:
-        done_line = helper.stdout.readline().split()
-        self.assertEqual(done_line[0], "done")
-        done_ns = max(done_ns, int(done_line[1]))
-        self.assertEqual(helper.wait(timeout=T), 0)
+      done_ns = h.release_helpers(helpers)
     finally:
-      for helper in helpers:
-        if helper.poll() is None:
-          helper.kill()
-        helper.communicate()
+      h.end_helpers(helpers)
 
     # The trace clock is "mono": wait until the window after the one holding
     # the helpers' last calls has closed too.

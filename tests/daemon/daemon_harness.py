@@ -202,6 +202,32 @@ class Daemon:
     self.kill()
 
 
+def release_helpers(helpers):
+  """Tells started getppid_loop helpers to go, all at once, and waits for
+  each to report "done" and exit 0; returns the latest done time
+  (CLOCK_MONOTONIC ns)."""
+  for helper in helpers:
+    helper.stdin.write("go\n")
+    helper.stdin.flush()
+  done_ns = 0
+  for helper in helpers:
+    done_line = helper.stdout.readline().split()
+    if not done_line or done_line[0] != "done":
+      raise AssertionError(f"getppid_loop said {done_line!r}, not done")
+    done_ns = max(done_ns, int(done_line[1]))
+    code = helper.wait(timeout=TIMEOUT)
+    if code != 0:
+      raise AssertionError(f"getppid_loop exited {code}")
+  return done_ns
+
+
+def end_helpers(helpers):
+  """Kills helpers still running (a check failed) and reaps them all."""
+  for helper in helpers:
+    if helper.poll() is None:
+      helper.kill()
+    helper.communicate()
+
 class SharedDaemonTestCase(unittest.TestCase):
   """A test class whose tests share one daemon, reached over TCP as
   `cls.stub`. setUpClass calls start_shared_daemon(config); tearDownClass

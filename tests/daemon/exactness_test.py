@@ -158,20 +158,9 @@ class ExactnessTest(h.SharedDaemonTestCase):
             h.eventually(lambda: self.latest_window_start(name) is not None),
             f"no window of {name} closed")
       before = self.status()
-      for helper in helpers:
-        helper.stdin.write("go\n")
-        helper.stdin.flush()
-      done_ns = 0
-      for helper in helpers:
-        done_line = helper.stdout.readline().split()
-        self.assertEqual(done_line[0], "done")
-        done_ns = max(done_ns, int(done_line[1]))
-        self.assertEqual(helper.wait(timeout=T), 0)
+      done_ns = h.release_helpers(helpers)
     finally:
-      for helper in helpers:
-        if helper.poll() is None:
-          helper.kill()
-        helper.communicate()
+      h.end_helpers(helpers)
 
     # The trace clock is "mono": wait for the window after the one holding
     # the last calls (and the pairs' ends) to close everywhere.

@@ -114,16 +114,9 @@ class MemoryTest(unittest.TestCase):
                               text=True)
     try:
       _, pid, _, nr = helper.stdout.readline().split()
-      helper.stdin.write("go\n")
-      helper.stdin.flush()
-      done = helper.stdout.readline().split()
-      self.assertEqual(done[0], "done")
-      self.assertEqual(helper.wait(timeout=T), 0)
+      done_ns = h.release_helpers([helper])
     finally:
-      if helper.poll() is None:
-        helper.kill()
-      helper.communicate()
-    done_ns = int(done[1])
+      h.end_helpers([helper])
     for name in names:
       self.wait_past(stub, name, done_ns)
     after = stub.GetStatus(pb.GetStatusRequest(), timeout=T).totals
