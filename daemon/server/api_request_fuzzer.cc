@@ -157,6 +157,14 @@ void StreamEvents(absl::string_view text) {
   Check(rate->events_per_second > 0 && rate->events_per_second <= kMax,
         "the rate is positive and capped");
   Check(rate->burst >= 1, "a burst of at least one");
+  Check(rate->burst <= kMax, "the burst is capped");
+  Check(request.events_size() <= kMaxStreamGlobs &&
+            request.cpus_size() <= kMaxStreamCpus &&
+            request.pids_size() <= kMaxStreamPids,
+        "accepted lists are within the caps");
+  for (int32_t pid : request.pids()) {
+    Check(pid >= 0 && pid <= kMaxPid, "accepted pids are pids");
+  }
   for (const std::string& glob : request.events()) {
     bool any = false;
     for (const v1::EventDescriptor& e : Events()) {

@@ -24,7 +24,44 @@ absl::StatusOr<StreamRate> ValidateStreamEventsRequest(
         max_rate,
         "; StreamEvents is for tailing, use an aggregation for bulk"));
   }
+  if (request.burst() > max_rate) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("burst ", request.burst(),
+                     " is above the server's cap of ", max_rate, " events"));
+  }
+  if (request.events_size() > kMaxStreamGlobs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events lists ", request.events_size(), " globs; at most ",
+        kMaxStreamGlobs, " (a glob such as 'sched/*' covers a whole system)"));
+  }
+  if (request.cpus_size() > kMaxStreamCpus) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cpus lists ", request.cpus_size(), " CPUs; at most ",
+                     kMaxStreamCpus, " (leave it empty for all)"));
+  }
+  for (uint32_t cpu : request.cpus()) {
+    if (cpu > kMaxCpuNumber) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cpus: ", cpu, " is not a CPU number (0 to ", kMaxCpuNumber, ")"));
+    }
+  }
+  if (request.pids_size() > kMaxStreamPids) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pids lists ", request.pids_size(), " pids; at most ",
+                     kMaxStreamPids, " (leave it empty for all)"));
+  }
+  for (int32_t pid : request.pids()) {
+    if (pid < 0 || pid > kMaxPid) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pids: ", pid, " is not a pid (0 to ", kMaxPid, ")"));
+    }
+  }
   for (const std::string& glob : request.events()) {
+    if (glob.size() > kMaxStreamGlobLength) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event glob '", glob.substr(0, 32), "...' is ",
+                       glob.size(), " bytes; at most ", kMaxStreamGlobLength));
+    }
     const bool any = std::any_of(
         events.begin(), events.end(), [&](const v1::EventDescriptor& e) {
           return EventGlobMatches(glob, e.system(), e.event());

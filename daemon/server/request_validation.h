@@ -4,6 +4,7 @@
 #ifndef RINGWATCH_DAEMON_SERVER_REQUEST_VALIDATION_H_
 #define RINGWATCH_DAEMON_SERVER_REQUEST_VALIDATION_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/statusor.h"
@@ -18,9 +19,22 @@ struct StreamRate {
   uint32_t burst = 0;
 };
 
+// Caps on what one StreamEvents request may list. Every event is checked
+// against the request's globs, CPUs and pids, so their number bounds the
+// per-event cost a client can impose; the values are the kernel's own
+// limits (NR_CPUS at most 8192, PID_MAX_LIMIT 4194304).
+inline constexpr int kMaxStreamGlobs = 64;
+inline constexpr size_t kMaxStreamGlobLength = 256;
+inline constexpr int kMaxStreamCpus = 1024;
+inline constexpr uint32_t kMaxCpuNumber = 8191;
+inline constexpr int kMaxStreamPids = 1024;
+inline constexpr int32_t kMaxPid = 4194304;
+
 // StreamEvents: max_events_per_second must be 0 (the default rate) or a
-// positive number up to `max_rate`, and every event glob must match one of
-// `events`. INVALID_ARGUMENT naming the argument and the reason otherwise.
+// positive number up to `max_rate`, burst at most `max_rate`, every event
+// glob must match one of `events`, and the globs, CPUs and pids stay within
+// the caps above. INVALID_ARGUMENT naming the argument and the reason
+// otherwise.
 absl::StatusOr<StreamRate> ValidateStreamEventsRequest(
     const v1::StreamEventsRequest& request, double default_rate,
     double max_rate, absl::Span<const v1::EventDescriptor> events);

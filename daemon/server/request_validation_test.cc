@@ -1,7 +1,9 @@
 #include "daemon/server/request_validation.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -62,6 +64,59 @@ TEST(ValidateStreamEventsRequestTest, EveryGlobMustMatchAnEvent) {
   ASSERT_FALSE(rate.ok());
   EXPECT_TRUE(absl::StrContains(rate.status().message(), "'irq/*'"))
       << rate.status();
+}
+
+TEST(ValidateStreamEventsRequestTest, CapsWhatOneRequestMayList) {
+  struct Case {
+    std::string name;
+    std::function<void(v1::StreamEventsRequest*)> fill;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"globs",
+       [](v1::StreamEventsRequest* r) {
+         for (int i = 0; i <= kMaxStreamGlobs; ++i) r->add_events("sched/*");
+       },
+       "globs; at most 64"},
+      {"long glob",
+       [](v1::StreamEventsRequest* r) {
+         r->add_events(std::string(kMaxStreamGlobLength + 1, '*'));
+       },
+       "bytes; at most 256"},
+      {"cpus",
+       [](v1::StreamEventsRequest* r) {
+         for (int i = 0; i <= kMaxStreamCpus; ++i) r->add_cpus(0);
+       },
+       "CPUs; at most 1024"},
+      {"cpu number",
+       [](v1::StreamEventsRequest* r) { r->add_cpus(kMaxCpuNumber + 1); },
+       "cpus: 8192 is not a CPU number"},
+      {"pids",
+       [](v1::StreamEventsRequest* r) {
+         for (int i = 0; i <= kMaxStreamPids; ++i) r->add_pids(1);
+       },
+       "pids; at most 1024"},
+      {"negative pid", [](v1::StreamEventsRequest* r) { r->add_pids(-5); },
+       "pids: -5 is not a pid"},
+      {"burst", [](v1::StreamEventsRequest* r) { r->set_burst(10001); },
+       "burst 10001 is above the server's cap"},
+  };
+  for (const Case& c : cases) {
+    v1::StreamEventsRequest request;
+    c.fill(&request);
+    absl::StatusOr<StreamRate> rate = Validate(request);
+    ASSERT_FALSE(rate.ok()) << c.name;
+    EXPECT_EQ(rate.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(rate.status().message(), c.expected))
+        << c.name << ": " << rate.status();
+  }
+  // At the caps, accepted.
+  v1::StreamEventsRequest request;
+  for (int i = 0; i < kMaxStreamGlobs; ++i) request.add_events("sched/*");
+  for (int i = 0; i < kMaxStreamCpus; ++i) request.add_cpus(kMaxCpuNumber);
+  for (int i = 0; i < kMaxStreamPids; ++i) request.add_pids(kMaxPid);
+  request.set_burst(10000);
+  EXPECT_TRUE(Validate(request).ok()) << Validate(request).status();
 }
 
 }  // namespace
