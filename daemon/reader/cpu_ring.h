@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "daemon/event/header_page.h"
+#include "daemon/reader/subbuf_observer.h"
 #include "daemon/ring/record.h"
 #include "daemon/ring/subbuf_decoder.h"
 
@@ -68,6 +69,13 @@ class CpuRing {
 
   uint32_t cpu() const { return cpu_; }
 
+  // Reports the raw bytes of every sub-buffer consumed from now on to
+  // `observer` (not owned; nullptr: none, at the cost of one branch per
+  // decoding step). Set before reading starts, from the owner thread. The
+  // ring does not end its open sub-buffer when destroyed: the observer may
+  // be gone by then, and a new ring's first sub-buffer ends it.
+  void set_subbuf_observer(SubbufObserver* observer) { observer_ = observer; }
+
   // Thread-safe; values are published once per sub-buffer.
   RingCounters counters() const;
 
@@ -94,6 +102,7 @@ class CpuRing {
   uint64_t kernel_read_ = 0;
   bool drained_ = false;
   bool held_back_ = false;
+  SubbufObserver* observer_ = nullptr;  // Not owned; may be null.
 
  private:
   struct Published {

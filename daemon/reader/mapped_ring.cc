@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/util/file_util.h"
@@ -199,11 +200,18 @@ uint32_t MappedRing::LoadCommittedSize() const {
 }
 
 bool MappedRing::StartSubbuf(uint32_t id, uint32_t skip_to, RecordSink* sink) {
+  // GET_READER has handed the previous sub-buffer back to the kernel; what
+  // the observer holds of it is all it will get.
+  if (observed_) {
+    observer_->EndSubbuf(cpu_);
+    observed_ = false;
+  }
   have_subbuf_ = true;
   current_id_ = id;
   subbuf_failed_ = false;
   absl::Span<const uint8_t> subbuf = Subbuf(id);
-  SubbufHeader header;
+  SubbufHeader& header = header_;
+  header = SubbufHeader();
   absl::Status status = ParseSubbufHeader(subbuf, format_, &header);
   if (!status.ok()) {
     ++decode_.decode_errors;
@@ -240,11 +248,38 @@ bool MappedRing::DecodeCurrent(RecordSink* sink) {
   }
   const uint32_t before = decoder_.offset();
   if (end <= before) return false;
+  if (observer_ != nullptr && !observed_) BeginObserved(0);
   if (!decoder_.Decode(end, sink, &decode_).ok()) {
     subbuf_failed_ = true;  // The decoder counted the error.
   }
+  const uint32_t after = decoder_.offset();
+  if (observer_ != nullptr && after != before) {
+    // Exactly the records just delivered (up to a corrupt one), while the
+    // sub-buffer is still ours.
+    observer_->AppendData(
+        cpu_,
+        Subbuf(current_id_)
+            .subspan(format_.data_offset + before, after - before),
+        decoder_.timestamp());
+  }
   Publish();
-  return decoder_.offset() != before;
+  return after != before;
+}
+
+void MappedRing::BeginObserved(uint64_t lost_events) {
+  absl::Span<const uint8_t> header =
+      Subbuf(current_id_).first(format_.data_offset);
+  observed_ = true;
+  if (decoder_.offset() == 0) {
+    observer_->BeginSubbuf(cpu_, header, lost_events);
+    return;
+  }
+  // Rare (once per ring at most): an allocation is fine.
+  std::vector<uint8_t> rest(format_.data_offset, 0);
+  const uint64_t timestamp = decoder_.timestamp();
+  std::memcpy(rest.data() + format_.timestamp_offset, &timestamp,
+              sizeof(timestamp));
+  observer_->BeginSubbuf(cpu_, rest, 0);
 }
 
 absl::Status MappedRing::GetReader() {
@@ -325,6 +360,10 @@ absl::StatusOr<bool> MappedRing::ReadAvailable(RecordSink* sink) {
         loss.count = reader_lost;
         loss.timestamp = decoder_.timestamp();
         sink->OnLoss(loss);
+      }
+      if (observer_ != nullptr) {
+        BeginObserved(header_.missed_stored ? header_.missed_count
+                                            : reader_lost);
       }
       DecodeCurrent(sink);
     }

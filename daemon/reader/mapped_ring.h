@@ -99,9 +99,16 @@ class MappedRing : public CpuRing {
   // Starts decoding sub-buffer `id` from `skip_to` (bytes already consumed
   // by an earlier reader). False when its header is corrupt.
   bool StartSubbuf(uint32_t id, uint32_t skip_to, RecordSink* sink);
-  // Decodes the current sub-buffer up to its commit as loaded now. Returns
-  // whether records were delivered.
+  // Decodes the current sub-buffer up to its commit as loaded now, and
+  // reports what it decoded to the observer. Returns whether records were
+  // delivered.
   bool DecodeCurrent(RecordSink* sink);
+  // Reports the current sub-buffer's header to the observer. When the
+  // decoder has already passed records (consumed by an earlier reader, or
+  // before the observer was set), the header is one for the rest: the
+  // running time there, no loss flags (they were reported with the part
+  // not observed).
+  void BeginObserved(uint64_t lost_events);
   // Commit word of the current sub-buffer, without the flag bits.
   uint32_t LoadCommittedSize() const;
   absl::Span<const uint8_t> Subbuf(uint32_t id) const;
@@ -119,6 +126,8 @@ class MappedRing : public CpuRing {
 
   bool have_subbuf_ = false;    // Whether current_id_ holds a sub-buffer.
   bool subbuf_failed_ = false;  // Header or record corrupt: skip the rest.
+  bool observed_ = false;       // BeginSubbuf sent for current_id_.
+  SubbufHeader header_;         // Of current_id_, as StartSubbuf parsed it.
   uint32_t current_id_ = 0;
   uint32_t decoded_end_ = 0;  // Data bytes of the sub-buffer decoded so far.
   SubbufDecoder decoder_;

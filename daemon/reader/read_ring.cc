@@ -81,13 +81,30 @@ absl::StatusOr<bool> ReadRing::ReadAvailable(RecordSink* sink) {
       break;
     }
     progressed = true;
+    const absl::Span<const uint8_t> page =
+        absl::MakeConstSpan(buffer_.get(), size_t(n));
+    SubbufHeader header;
+    if (!ParseSubbufHeader(page, format_, &header).ok()) {
+      ++decode_.decode_errors;
+      Publish();
+      continue;
+    }
+    SubbufDecoder decoder;
+    decoder.Start(cpu_, page, format_, header, sink, &decode_);
     const uint64_t errors_before = decode_.decode_errors;
-    absl::Status status =
-        DecodeSubbuf(cpu_, absl::MakeConstSpan(buffer_.get(), size_t(n)),
-                     format_, sink, &decode_);
+    absl::Status status = decoder.Decode(header.data_size, sink, &decode_);
     // Whatever the decoder's own accounting, a bad sub-buffer counts once.
     if (!status.ok() && decode_.decode_errors == errors_before) {
       ++decode_.decode_errors;
+    }
+    if (observer_ != nullptr) {
+      // The copy is ours: the whole page at once, up to what was decoded.
+      observer_->BeginSubbuf(cpu_, page.first(format_.data_offset),
+                             header.missed_stored ? header.missed_count : 0);
+      observer_->AppendData(cpu_,
+                            page.subspan(format_.data_offset, decoder.offset()),
+                            decoder.timestamp());
+      observer_->EndSubbuf(cpu_);
     }
     Publish();
   }
