@@ -10,9 +10,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "daemon/agg/agg_spec.h"
 #include "daemon/agg/memory_budget.h"
+#include "daemon/snapshot/recorder_settings.h"
 #include "daemon/util/file_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -198,6 +201,17 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
     if (!bytes.ok()) {
       add({{"limits", -1}, {"max_memory", -1}},
           std::string(bytes.status().message()));
+    }
+  }
+  if (config.has_flight_recorder()) {
+    absl::StatusOr<RecorderSettings> recorder =
+        RecorderSettingsFromConfig(config.flight_recorder());
+    if (!recorder.ok()) {
+      for (absl::string_view line :
+           absl::StrSplit(recorder.status().message(), '\n')) {
+        absl::ConsumePrefix(&line, "flight_recorder.");
+        add({{"flight_recorder", -1}}, std::string(line));
+      }
     }
   }
   if (config.limits().max_subscribers() > 65536) {

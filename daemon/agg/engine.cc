@@ -143,6 +143,7 @@ Engine::Engine(const EventCatalog* catalog, EngineOptions options)
     : catalog_(catalog),
       options_(std::move(options)),
       budget_(std::make_shared<MemoryBudget>(options_.max_memory_bytes)) {
+  budget_->Charge(options_.reserved_outside_bytes);
   for (uint32_t cpu = 0; cpu < options_.num_cpus; ++cpu) {
     shards_.push_back(std::make_unique<Shard>(cpu, &dispatcher_));
   }
@@ -192,6 +193,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
     return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   }
   std::vector<std::pair<std::string, uint64_t>> estimates;
+  if (engine->options_.reserved_outside_bytes > 0) {
+    estimates.emplace_back(engine->options_.reserved_outside_name,
+                           engine->options_.reserved_outside_bytes);
+  }
   for (const auto& a : aggs) {
     estimates.emplace_back(a->spec().name, a->reserved_bytes());
   }
@@ -419,7 +424,7 @@ absl::Status Engine::Admit(
     const std::string& name, uint32_t max_keys, uint64_t estimate,
     const std::vector<std::shared_ptr<AggRuntime>>& running) const {
   // The worst case of everything admitted stays in the budget.
-  uint64_t reserved = 0;
+  uint64_t reserved = options_.reserved_outside_bytes;
   for (const auto& a : running) reserved += a->reserved_bytes();
   const uint64_t limit = budget_->limit();
   if (reserved + estimate <= limit) return absl::OkStatus();
@@ -428,7 +433,12 @@ absl::Status Engine::Admit(
       " (worst case with every table at max_keys ", max_keys, ", on ",
       num_cpus(), " CPUs), but ", FormatMemory(reserved), " of the ",
       FormatMemory(limit), " memory budget (limits.max_memory) is reserved by ",
-      running.size(), " aggregations (", FormatMemory(budget_->used()),
+      running.size(), " aggregations",
+      options_.reserved_outside_bytes > 0
+          ? absl::StrCat(" and the ", options_.reserved_outside_name, " (",
+                         FormatMemory(options_.reserved_outside_bytes), ")")
+          : std::string(),
+      " (", FormatMemory(budget_->used()),
       " in use): lower max_keys, delete an aggregation or raise "
       "limits.max_memory"));
 }
@@ -454,6 +464,10 @@ absl::Status Engine::CheckAdmission(
     const std::vector<v1::Aggregation>& aggregations,
     uint64_t max_memory_bytes) const {
   std::vector<std::pair<std::string, uint64_t>> estimates;
+  if (options_.reserved_outside_bytes > 0) {
+    estimates.emplace_back(options_.reserved_outside_name,
+                           options_.reserved_outside_bytes);
+  }
   for (const v1::Aggregation& a : aggregations) {
     ASSIGN_OR_RETURN(std::unique_ptr<AggSpec> spec,
                      CompileAggregation(a, *catalog_));

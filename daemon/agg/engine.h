@@ -69,6 +69,11 @@ struct EngineOptions {
   // aggregations whose worst case (EstimateBytes) does not fit beside the
   // running ones, and tables stop growing at it.
   uint64_t max_memory_bytes = kDefaultMaxMemoryBytes;
+  // Memory the daemon sets aside in the same budget outside the
+  // aggregations (the flight recorder): charged from the start, so
+  // aggregations are admitted against what is left.
+  uint64_t reserved_outside_bytes = 0;
+  std::string reserved_outside_name = "flight_recorder";
 };
 
 struct QueryRequest {

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "daemon/event/event_format.h"
 #include "daemon/ring/record.h"
+#include "daemon/util/scoped_fd.h"
 #include "proto/ringwatch/v1/ringwatch.pb.h"
 
 namespace ringwatch {
@@ -104,6 +105,18 @@ class Backend {
   virtual absl::StatusOr<uint64_t> AddEventTap(
       std::shared_ptr<EventTap> tap) = 0;
   virtual void RemoveEventTap(uint64_t handle) = 0;
+
+  // Writes the flight recorder's last `span_ns` (0: everything it holds)
+  // as a trace.dat of `file_version` into a file that is already unlinked,
+  // left open for reading in `file`. May take seconds: never called on a
+  // gRPC callback thread. FAILED_PRECONDITION without a recorder.
+  virtual absl::StatusOr<v1::SnapshotInfo> WriteSnapshot(uint64_t span_ns,
+                                                         int file_version,
+                                                         ScopedFd* file) {
+    return absl::FailedPreconditionError(
+        "this daemon has no flight recorder (config flight_recorder { "
+        "max_size: \"0\" } turns it off)");
+  }
 };
 
 }  // namespace ringwatch

@@ -80,4 +80,22 @@ absl::StatusOr<StreamRate> ValidateStreamEventsRequest(
   return out;
 }
 
+absl::StatusOr<uint64_t> ValidateSnapshotRequest(
+    const v1::SnapshotRequest& request, int* file_version) {
+  const double seconds = request.seconds();
+  if (!(seconds >= 0 && seconds <= 3600)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seconds is ", seconds,
+                     "; use 0 for everything the recorder holds, or up to "
+                     "3600"));
+  }
+  const uint32_t version = request.file_version();
+  if (version != 0 && version != 6 && version != 7) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "file_version ", version, ": use 7 (zstd, the default) or 6"));
+  }
+  *file_version = version == 0 ? 7 : static_cast<int>(version);
+  return static_cast<uint64_t>(seconds * 1e9);
+}
+
 }  // namespace ringwatch

@@ -39,6 +39,11 @@ absl::StatusOr<StreamRate> ValidateStreamEventsRequest(
     const v1::StreamEventsRequest& request, double default_rate,
     double max_rate, absl::Span<const v1::EventDescriptor> events);
 
+// Snapshot: seconds finite in [0, 3600], file_version 0 (7), 6 or 7.
+// Returns the span in nanoseconds and sets `*file_version`.
+absl::StatusOr<uint64_t> ValidateSnapshotRequest(
+    const v1::SnapshotRequest& request, int* file_version);
+
 }  // namespace ringwatch
 
 #endif  // RINGWATCH_DAEMON_SERVER_REQUEST_VALIDATION_H_

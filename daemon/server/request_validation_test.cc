@@ -119,5 +119,33 @@ TEST(ValidateStreamEventsRequestTest, CapsWhatOneRequestMayList) {
   EXPECT_TRUE(Validate(request).ok()) << Validate(request).status();
 }
 
+TEST(ValidateSnapshotRequestTest, DefaultsAndRefusals) {
+  v1::SnapshotRequest request;
+  int version = 0;
+  absl::StatusOr<uint64_t> span = ValidateSnapshotRequest(request, &version);
+  ASSERT_TRUE(span.ok()) << span.status();
+  EXPECT_EQ(*span, 0u);
+  EXPECT_EQ(version, 7);
+  request.set_seconds(2.5);
+  request.set_file_version(6);
+  span = ValidateSnapshotRequest(request, &version);
+  ASSERT_TRUE(span.ok()) << span.status();
+  EXPECT_EQ(*span, 2'500'000'000u);
+  EXPECT_EQ(version, 6);
+  for (double bad : {-1.0, 3601.0, std::nan("")}) {
+    request.set_seconds(bad);
+    span = ValidateSnapshotRequest(request, &version);
+    ASSERT_FALSE(span.ok()) << bad;
+    EXPECT_TRUE(absl::StrContains(span.status().message(), "seconds is"))
+        << span.status();
+  }
+  request.set_seconds(1);
+  request.set_file_version(5);
+  span = ValidateSnapshotRequest(request, &version);
+  ASSERT_FALSE(span.ok());
+  EXPECT_TRUE(absl::StrContains(span.status().message(), "file_version 5"))
+      << span.status();
+}
+
 }  // namespace
 }  // namespace ringwatch

@@ -14,6 +14,7 @@
 #include "daemon/server/proc_self.h"
 #include "daemon/server/request_validation.h"
 #include "daemon/server/result_shaping.h"
+#include "daemon/server/snapshot_stream.h"
 #include "daemon/server/subscribe_stream.h"
 #include "daemon/util/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -397,6 +398,18 @@ RingwatchServiceImpl::StreamEvents(grpc::CallbackServerContext* context,
   return EventStream::Start(&scheduler_, backend_, &registry_,
                             limits_.event_stream_queue, context->peer(),
                             std::move(filter));
+}
+
+grpc::ServerWriteReactor<v1::SnapshotChunk>* RingwatchServiceImpl::Snapshot(
+    grpc::CallbackServerContext* context, const v1::SnapshotRequest* request) {
+  int file_version = 7;
+  absl::StatusOr<uint64_t> span_ns =
+      ValidateSnapshotRequest(*request, &file_version);
+  if (!span_ns.ok()) {
+    return new RejectedStream<v1::SnapshotChunk>(
+        ToGrpcStatus(span_ns.status()));
+  }
+  return SnapshotStream::Start(backend_, *span_ns, file_version);
 }
 
 }  // namespace ringwatch

@@ -90,6 +90,9 @@ class RingwatchServiceImpl final
   grpc::ServerWriteReactor<v1::StreamEventsResponse>* StreamEvents(
       grpc::CallbackServerContext* context,
       const v1::StreamEventsRequest* request) override;
+  grpc::ServerWriteReactor<v1::SnapshotChunk>* Snapshot(
+      grpc::CallbackServerContext* context,
+      const v1::SnapshotRequest* request) override;
 
   // The same handlers as plain functions (the unary RPCs call them).
   absl::Status DoGetStatus(const v1::GetStatusRequest& request,
