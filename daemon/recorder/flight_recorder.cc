@@ -310,42 +310,56 @@ absl::StatusOr<FlightSnapshot> FlightRecorder::Snapshot(
       have_oldest = true;
     }
   };
-  for (uint32_t cpu = 0; cpu < cpus_.size(); ++cpu) {
-    Cpu& c = *cpus_[cpu];
-    Selection& s = selections[cpu];
-    while (s.next < s.end) {
-      size_t n = 0;
-      {
-        absl::MutexLock lock(&c.mu);
-        const uint64_t first_seq = c.next_seq - c.count;
-        if (s.next < first_seq) {
-          const uint64_t gone = std::min(first_seq, s.end) - s.next;
-          result.pages_evicted_during += gone;
-          s.next += gone;
+  // One batch per CPU in turn, so that no CPU's selection waits for all the
+  // others to be written (its oldest pages would be evicted meanwhile).
+  bool more = true;
+  while (more) {
+    more = false;
+    for (uint32_t cpu = 0; cpu < cpus_.size(); ++cpu) {
+      Cpu& c = *cpus_[cpu];
+      Selection& s = selections[cpu];
+      if (s.next < s.end) {
+        size_t n = 0;
+        {
+          absl::MutexLock lock(&c.mu);
+          const uint64_t first_seq = c.next_seq - c.count;
+          if (s.next < first_seq) {
+            const uint64_t gone = std::min(first_seq, s.end) - s.next;
+            result.pages_evicted_during += gone;
+            s.next += gone;
+          }
+          while (n < batch_pages && s.next < s.end) {
+            const Page& page =
+                c.slots[(c.head + (s.next - first_seq)) % capacity_];
+            std::memcpy(batch.data() + n * page_size, page.bytes.get(),
+                        page_size);
+            batch_timestamps[n] = page.timestamp;
+            ++n;
+            ++s.next;
+          }
         }
-        while (n < batch_pages && s.next < s.end) {
-          const Page& page =
-              c.slots[(c.head + (s.next - first_seq)) % capacity_];
-          std::memcpy(batch.data() + n * page_size, page.bytes.get(),
-                      page_size);
-          batch_timestamps[n] = page.timestamp;
-          ++n;
-          ++s.next;
+        if (snapshot_batch_hook_) snapshot_batch_hook_();
+        // No lock held: file I/O and compression must not stall the reader.
+        for (size_t i = 0; i < n; ++i) {
+          absl::Status status = writer->AddPage(
+              cpu,
+              absl::MakeConstSpan(batch.data() + i * page_size, page_size));
+          if (!status.ok()) return status;
+          note_written(batch_timestamps[i]);
+        }
+        if (s.next < s.end) {
+          more = true;
+          continue;
         }
       }
-      // No lock held: file I/O and compression must not stall the reader.
-      for (size_t i = 0; i < n; ++i) {
-        absl::Status status = writer->AddPage(
-            cpu, absl::MakeConstSpan(batch.data() + i * page_size, page_size));
+      // The open page follows the CPU's last closed page.
+      if (s.open != nullptr) {
+        absl::Status status =
+            writer->AddPage(cpu, absl::MakeConstSpan(s.open.get(), page_size));
         if (!status.ok()) return status;
-        note_written(batch_timestamps[i]);
+        note_written(PageTimestamp(s.open.get()));
+        s.open.reset();
       }
-    }
-    if (s.open != nullptr) {
-      absl::Status status =
-          writer->AddPage(cpu, absl::MakeConstSpan(s.open.get(), page_size));
-      if (!status.ok()) return status;
-      note_written(PageTimestamp(s.open.get()));
     }
   }
   return result;

@@ -25,7 +25,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -119,6 +121,13 @@ class FlightRecorder : public SubbufObserver {
   }
   const FlightRecorderOptions& options() const { return options_; }
 
+  // Tests: called on Snapshot's thread after each batch is copied, with no
+  // lock held (a test adds pages there to evict selected ones). Set before
+  // any Snapshot runs.
+  void set_snapshot_batch_hook_for_testing(std::function<void()> hook) {
+    snapshot_batch_hook_ = std::move(hook);
+  }
+
  private:
   struct Page {
     std::unique_ptr<uint8_t[]> bytes;  // page_size bytes once allocated.
@@ -165,6 +174,7 @@ class FlightRecorder : public SubbufObserver {
   const size_t capacity_;  // Pages per CPU: max_bytes_per_cpu / page_size.
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::atomic<uint64_t> newest_{0};
+  std::function<void()> snapshot_batch_hook_;
 };
 
 }  // namespace ringwatch
