@@ -1,5 +1,7 @@
 #include "daemon/daemon_backend.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -8,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "daemon/agg/config_loader.h"
 #include "daemon/metrics/aggregation_collector.h"
 #include "daemon/util/status_macros.h"
@@ -52,6 +55,7 @@ class DaemonBackend::TeeSink : public RecordSink {
   }
 
   void OnDrained(int64_t monotonic_ns) override {
+    last_drained_ns.store(monotonic_ns, std::memory_order_release);
     engine_sink_->OnDrained(monotonic_ns);
     if (backend_->tap_count_.load(std::memory_order_relaxed) == 0) return;
     std::shared_ptr<const TapList> taps = std::atomic_load(&backend_->taps_);
@@ -72,6 +76,9 @@ class DaemonBackend::TeeSink : public RecordSink {
     if (!taps) return;
     for (const auto& tap : *taps) tap->OnLoss(loss);
   }
+
+  // CLOCK_MONOTONIC start of the last read that left the ring empty.
+  std::atomic<int64_t> last_drained_ns{0};
 
  private:
   DaemonBackend* backend_;   // Never null.
@@ -106,6 +113,43 @@ std::vector<RecordSink*> DaemonBackend::ReaderSinks(
     sinks.push_back(tee_sinks_.back().get());
   }
   return sinks;
+}
+
+bool DaemonBackend::CatchUpReaders(absl::Duration timeout) {
+  auto now_ns = [] {
+    timespec t;
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+  };
+  const int64_t start = now_ns();
+  const int64_t deadline = start + absl::ToInt64Nanoseconds(timeout);
+  while (true) {
+    bool all = true;
+    for (const auto& sink : tee_sinks_) {
+      all &= sink->last_drained_ns.load(std::memory_order_acquire) >= start;
+    }
+    if (all) return true;
+    if (now_ns() > deadline) return false;
+    // The readers report on their own tick; nothing to wake on but time.
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+}
+
+void DaemonBackend::AnnounceSnapshot(const std::string& aggregation,
+                                     const v1::SnapshotInfo& info) {
+  auto shared = std::make_shared<const v1::SnapshotInfo>(info);
+  for (const auto& listener : Listeners()) {
+    listener->OnSnapshotTaken(aggregation, shared);
+  }
+}
+
+absl::StatusOr<v1::SnapshotInfo> DaemonBackend::WriteSnapshot(uint64_t span_ns,
+                                                              int file_version,
+                                                              ScopedFd* file) {
+  if (snapshotter_ == nullptr) {
+    return Backend::WriteSnapshot(span_ns, file_version, file);
+  }
+  return snapshotter_->WriteUnlinked(span_ns, file_version, file);
 }
 
 void DaemonBackend::set_reader_pool(ReaderPool* pool) {
@@ -224,6 +268,9 @@ absl::StatusOr<v1::DaemonStatus> DaemonBackend::GetStatus() {
   status.set_instance(info_.instance);
   *status.mutable_start_time() = ToProtoTime(start_time_);
   v1::EngineStats engine_stats = engine_->Stats();
+  if (snapshotter_ != nullptr) {
+    snapshotter_->FillStatus(status.mutable_flight_recorder());
+  }
   {
     absl::MutexLock lock(&mu_);
     std::vector<RingCounters> now =

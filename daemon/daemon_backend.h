@@ -19,6 +19,7 @@
 #include "daemon/event/event_catalog.h"
 #include "daemon/reader/reader_pool.h"
 #include "daemon/server/backend.h"
+#include "daemon/snapshot/snapshotter.h"
 #include "daemon/tracefs/instance.h"
 
 namespace ringwatch {
@@ -45,6 +46,18 @@ class DaemonBackend : public Backend {
   std::vector<RecordSink*> ReaderSinks(absl::Span<const int> cpus);
   // Set once the readers exist (before the server starts).
   void set_reader_pool(ReaderPool* pool);
+  // The flight recorder's writer, when the recorder is on (before the
+  // server starts). Not owned.
+  void set_snapshotter(Snapshotter* snapshotter) { snapshotter_ = snapshotter; }
+
+  // Waits until every reader has read its ring empty in a read that began
+  // after this call (so the records the kernel held at the call have been
+  // delivered), at most `timeout`. Returns whether they all did.
+  bool CatchUpReaders(absl::Duration timeout);
+  // Tells the window listeners (the API's subscribers of `aggregation`)
+  // that a trigger wrote a snapshot.
+  void AnnounceSnapshot(const std::string& aggregation,
+                        const v1::SnapshotInfo& info);
 
   // Samples the readers' counters for the rates in GetStatus; the daemon
   // calls it about once a second.
@@ -73,6 +86,9 @@ class DaemonBackend : public Backend {
   absl::StatusOr<uint64_t> AddEventTap(std::shared_ptr<EventTap> tap) override;
   void RemoveEventTap(uint64_t handle) override;
   uint64_t EventTimeHorizon() override;
+  absl::StatusOr<v1::SnapshotInfo> WriteSnapshot(uint64_t span_ns,
+                                                 int file_version,
+                                                 ScopedFd* file) override;
 
  private:
   class TeeSink;
@@ -102,6 +118,7 @@ class DaemonBackend : public Backend {
       ABSL_LOCKS_EXCLUDED(syscall_mu_);
   void ForgetSyscallColumns() ABSL_LOCKS_EXCLUDED(syscall_mu_);
 
+  Snapshotter* snapshotter_ = nullptr;
   const DaemonInfo info_;
   const EventCatalog* catalog_;
   agg::Engine* engine_;

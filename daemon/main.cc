@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -30,7 +31,11 @@
 #include "daemon/metrics/metrics_service.h"
 #include "daemon/reader/cpu_ring.h"
 #include "daemon/reader/reader_pool.h"
+#include "daemon/recorder/flight_recorder.h"
 #include "daemon/server/server.h"
+#include "daemon/snapshot/recorder_settings.h"
+#include "daemon/snapshot/snapshot_trigger.h"
+#include "daemon/snapshot/snapshotter.h"
 #include "daemon/systemd/listen_fds.h"
 #include "daemon/systemd/log.h"
 #include "daemon/systemd/notifier.h"
@@ -38,6 +43,7 @@
 #include "daemon/systemd/signal_watcher.h"
 #include "daemon/systemd/stale_instances.h"
 #include "daemon/systemd/watchdog_petter.h"
+#include "daemon/tracedat/trace_dat_metadata.h"
 #include "daemon/tracefs/instance.h"
 #include "daemon/tracefs/tracefs.h"
 #include "daemon/util/file_util.h"
@@ -230,6 +236,14 @@ int Run() {
   auto engine_options =
       agg::Engine::OptionsFromConfig(*config, num_cpus, /*live=*/true);
   if (!engine_options.ok()) return Fail(engine_options.status());
+  // The flight recorder's memory is set aside in the aggregations' budget.
+  // The instance is new, so its sub-buffers are the kernel's default: a page.
+  auto recorder_settings =
+      RecorderSettingsFromConfig(config->flight_recorder());
+  if (!recorder_settings.ok()) return Fail(recorder_settings.status());
+  const uint32_t default_subbuf = static_cast<uint32_t>(::getpagesize());
+  engine_options->reserved_outside_bytes =
+      recorder_settings->ReservedBytes(num_cpus, default_subbuf);
   auto engine = agg::Engine::Create(*config, &*catalog, *engine_options);
   if (!engine.ok()) return Fail(engine.status());
   // After the engine: its admission checks the config's memory budget.
@@ -255,6 +269,58 @@ int Run() {
   DaemonInfo info{kVersion, KernelRelease(), *root, (*instance)->name()};
   DaemonBackend backend(info, &*catalog, engine->get(), instance->get(),
                         *config);
+  std::unique_ptr<FlightRecorder> recorder;
+  std::unique_ptr<Snapshotter> snapshotter;
+  if (recorder_settings->enabled) {
+    FlightRecorderOptions options;
+    options.page_size = InstanceSubbufSize((*instance)->path());
+    options.cpu_count = num_cpus;
+    options.max_bytes_per_cpu =
+        recorder_settings->BytesPerCpu(num_cpus, options.page_size);
+    options.max_age = recorder_settings->max_age_ns;
+    options.header = catalog->header_page();
+    auto created = FlightRecorder::Create(options);
+    if (!created.ok()) return Fail(created.status());
+    recorder = *std::move(created);
+    for (auto& ring : *rings) ring->set_subbuf_observer(recorder.get());
+    SnapshotterOptions snapshot_options;
+    snapshot_options.settings = *recorder_settings;
+    snapshot_options.metadata.tracefs_root = *root;
+    snapshot_options.metadata.instance_dir = (*instance)->path();
+    // A snapshot holds what the kernel had when it was asked for: readers
+    // read on their tick at the latest.
+    const absl::Duration catch_up = absl::Seconds(2);
+    snapshot_options.catch_up = [&backend, catch_up] {
+      return backend.CatchUpReaders(catch_up);
+    };
+    snapshotter = std::make_unique<Snapshotter>(recorder.get(),
+                                                std::move(snapshot_options));
+    backend.set_snapshotter(snapshotter.get());
+  }
+  // Triggers watch closed windows like any subscriber.
+  std::shared_ptr<SnapshotTriggers> triggers;
+  uint64_t triggers_handle = 0;
+  if (snapshotter != nullptr && !recorder_settings->triggers.empty()) {
+    Snapshotter* writer = snapshotter.get();
+    triggers = std::make_shared<SnapshotTriggers>(
+        recorder_settings->triggers,
+        [writer](uint64_t span_ns, const std::string& name) {
+          return writer->WriteToDirectory(span_ns, name);
+        },
+        [&backend](const std::string& aggregation,
+                   const v1::SnapshotInfo& info) {
+          backend.AnnounceSnapshot(aggregation, info);
+        },
+        [writer](bool rate_limited) { writer->CountTrigger(rate_limited); },
+        [](const std::string& line) { LogLine(line); },
+        [] {
+          return static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count());
+        });
+    triggers_handle = backend.AddWindowListener(triggers);
+  }
   ReaderPoolOptions pool_options;
   pool_options.threads = static_cast<int>(config->reader_threads());
   // Bounded staleness for windows on quiet CPUs, and a heartbeat for the
@@ -373,6 +439,12 @@ int Run() {
       } else {
         // The listener first: a bad or taken address rejects the reload
         // before any aggregation changes.
+        if (reloaded->flight_recorder().SerializeAsString() !=
+            config->flight_recorder().SerializeAsString()) {
+          LogLine(
+              "flight_recorder changed: the new settings take effect at the "
+              "next start (the recorder keeps running as it is)");
+        }
         absl::Status applied = ApplyMetricsListen(*metrics_service, *reloaded);
         if (applied.ok()) applied = backend.ApplyConfig(*reloaded);
         outcome = applied.ok() ? "config reloaded"
@@ -403,6 +475,9 @@ int Run() {
   status = (*pool)->Stop(/*flush=*/false);
   (*engine)->Stop();
   backend.set_reader_pool(nullptr);
+  if (triggers != nullptr) backend.RemoveWindowListener(triggers_handle);
+  triggers.reset();  // Waits for a snapshot being written.
+  backend.set_snapshotter(nullptr);
   pool->reset();
   absl::Status removed = (*instance)->Remove();
   if (!removed.ok()) LogError(removed.ToString());

@@ -1,5 +1,9 @@
 #include "clients/cli/commands.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -64,6 +68,9 @@ commands:
   create FILE     start an aggregation from a text-format Aggregation
                   (as in the config file); --validate_only
   delete NAME     stop an aggregation
+  snapshot -o FILE.dat [--seconds S] [--file_version 6]
+                  the flight recorder's raw events of the last S seconds
+                  (default: all it holds) as a trace.dat for trace-cmd
 
 common flags: --addr (default unix:///run/ringwatch/ringwatch.sock), --json
 )";
@@ -156,6 +163,10 @@ absl::Status Cli::Run(const std::vector<std::string>& args) {
   if (cmd == "delete") {
     if (!(usage = want(1, 1, "NAME")).ok()) return usage;
     return Delete(rest[0]);
+  }
+  if (cmd == "snapshot") {
+    if (!(usage = want(0, 0, "-o FILE.dat [--seconds S]")).ok()) return usage;
+    return Snapshot();
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown command '", cmd, "'\n", Usage()));
@@ -269,6 +280,11 @@ absl::Status Cli::Watch(const std::vector<std::string>& names) {
     dropped += m.dropped_before();
     if (options_.json) {
       PrintJson(m, /*one_line=*/true);
+    } else if (m.has_snapshot_taken()) {
+      const v1::SnapshotInfo& info = m.snapshot_taken();
+      *out_ << absl::StrFormat(
+          "snapshot taken (%s): %s, %d sub-buffers, %.1f MiB\n", info.reason(),
+          info.path(), info.pages(), info.file_bytes() / 1048576.0);
     } else {
       const v1::AggregationResult& r = m.result();
       if (options_.redraw) *out_ << "\x1b[H\x1b[2J";
@@ -328,6 +344,80 @@ absl::Status Cli::Tail(const std::vector<std::string>& globs) {
   grpc::Status s = reader->Finish();
   if (options_.count > 0 && seen >= options_.count) return absl::OkStatus();
   if (!s.ok()) return CallError(s);
+  return absl::OkStatus();
+}
+
+absl::Status Cli::Snapshot() {
+  if (options_.output.empty()) {
+    return absl::InvalidArgumentError(
+        "usage: ringwatch snapshot -o FILE.dat [--seconds S]: -o is missing");
+  }
+  // Written beside the target and renamed at the end: a failed or cut-off
+  // transfer never leaves a truncated trace.dat under the asked-for name.
+  const std::string partial = options_.output + ".partial";
+  std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+  if (!file) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", partial, ": ", std::strerror(errno)));
+  }
+  grpc::ClientContext ctx;
+  // Writing the file takes the daemon a few seconds for a large recorder.
+  ctx.set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.timeout + absl::Seconds(120)));
+  v1::SnapshotRequest request;
+  request.set_seconds(options_.seconds);
+  request.set_file_version(options_.file_version);
+  std::unique_ptr<grpc::ClientReader<v1::SnapshotChunk>> reader =
+      stub_->Snapshot(&ctx, request);
+  v1::SnapshotChunk chunk;
+  v1::SnapshotInfo info;
+  uint64_t received = 0;
+  while (reader->Read(&chunk)) {
+    if (chunk.has_info()) info = chunk.info();
+    file.write(chunk.data().data(),
+               static_cast<std::streamsize>(chunk.data().size()));
+    received += chunk.data().size();
+  }
+  grpc::Status s = reader->Finish();
+  file.close();
+  auto discard = [&partial] { std::remove(partial.c_str()); };
+  if (!s.ok()) {
+    discard();
+    return CallError(s);
+  }
+  if (!file || received != info.file_bytes()) {
+    discard();
+    return absl::DataLossError(absl::StrCat(
+        "snapshot: received ", received, " of ", info.file_bytes(),
+        " bytes, or writing ", partial, " failed; nothing was kept"));
+  }
+  if (std::rename(partial.c_str(), options_.output.c_str()) != 0) {
+    const int error = errno;
+    discard();
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot rename ", partial, " to ", options_.output, ": ",
+                     std::strerror(error)));
+  }
+  if (options_.json) {
+    PrintJson(info, /*one_line=*/false);
+    return absl::OkStatus();
+  }
+  const double span_s =
+      info.newest_timestamp_ns() > info.oldest_timestamp_ns()
+          ? (info.newest_timestamp_ns() - info.oldest_timestamp_ns()) / 1e9
+          : 0.0;
+  *out_ << absl::StrFormat(
+      "wrote %s: %d sub-buffers, %.1f MiB, %.3f s of events (%.6f .. "
+      "%.6f)%s%s\n",
+      options_.output, info.pages(), info.file_bytes() / 1048576.0, span_s,
+      info.oldest_timestamp_ns() / 1e9, info.newest_timestamp_ns() / 1e9,
+      info.readers_caught_up() ? ""
+                               : "; a reader was held back, the newest "
+                                 "events may be missing",
+      info.pages_evicted_during() > 0
+          ? absl::StrCat("; ", info.pages_evicted_during(),
+                         " sub-buffers were dropped while writing")
+          : "");
   return absl::OkStatus();
 }
 

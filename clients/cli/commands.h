@@ -36,6 +36,9 @@ struct CliOptions {
   bool arrival_order = false;                  // tail: not in time order.
   int64_t count = 0;    // watch, tail: stop after this many; 0: never.
   bool redraw = false;  // watch: clear the screen per window (a terminal).
+  std::string output;   // snapshot: the trace.dat to write.
+  double seconds = 0;   // snapshot: the span; 0 is all the recorder holds.
+  uint32_t file_version = 0;  // snapshot: 6 or 7; 0 is the daemon's (7).
 };
 
 class Cli {
@@ -59,6 +62,7 @@ class Cli {
   absl::Status Tail(const std::vector<std::string>& globs);
   absl::Status Create(const std::string& file);
   absl::Status Delete(const std::string& name);
+  absl::Status Snapshot();
 
   void SetDeadline(grpc::ClientContext* context) const;
   // The call's error as the user should see it.

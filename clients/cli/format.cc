@@ -215,6 +215,24 @@ std::string FormatStatus(const v1::DaemonStatus& s) {
                   " reserved (worst case at max_keys) of a ",
                   HumanBytes(e.memory_limit_bytes()),
                   " budget (limits.max_memory)\n");
+  if (s.has_flight_recorder()) {
+    const v1::FlightRecorderStatus& r = s.flight_recorder();
+    const double span =
+        r.newest_timestamp_ns() > r.oldest_timestamp_ns() &&
+                r.oldest_timestamp_ns() > 0
+            ? (r.newest_timestamp_ns() - r.oldest_timestamp_ns()) / 1e9
+            : 0.0;
+    absl::StrAppend(
+        &out, "flight recorder: ", HumanBytes(r.bytes_held()), " of ",
+        HumanBytes(r.reserved_bytes()), " held (", HumanCount(r.pages_held()),
+        " sub-buffers, ", absl::StrFormat("%.1f", span), " s); ", r.snapshots(),
+        " snapshots, ", r.snapshots_failed(), " failed; ", r.triggers_fired(),
+        " triggers fired, ", r.triggers_rate_limited(), " rate limited",
+        r.last_trigger_file().empty()
+            ? std::string()
+            : absl::StrCat(" (last: ", r.last_trigger_file(), ")"),
+        "\n");
+  }
   const v1::ServerStatus& v = s.server();
   absl::StrAppend(&out, "\nstreams: ", v.subscribers(), " subscribers, ",
                   v.event_streams(), " event streams (cap ",

@@ -40,6 +40,12 @@ ABSL_FLAG(bool, arrival_order, false,
           "but time may go backwards between CPUs) instead of in time "
           "order.");
 ABSL_FLAG(int64_t, count, 0, "watch/tail: stop after this many messages.");
+ABSL_FLAG(std::string, o, "", "snapshot: the trace.dat file to write.");
+ABSL_FLAG(std::string, output, "", "snapshot: the same as -o.");
+ABSL_FLAG(double, seconds, 0,
+          "snapshot: the last this many seconds; 0: all the recorder holds.");
+ABSL_FLAG(uint32_t, file_version, 0,
+          "snapshot: trace.dat version 7 (zstd, default) or 6.");
 ABSL_FLAG(std::string, tls_ca, "",
           "TCP with TLS: the CA (PEM) that signed the daemon's certificate.");
 ABSL_FLAG(std::string, tls_cert, "", "Mutual TLS: this client's certificate.");
@@ -83,6 +89,10 @@ int main(int argc, char** argv) {
   options.rate = absl::GetFlag(FLAGS_rate);
   options.count = absl::GetFlag(FLAGS_count);
   options.arrival_order = absl::GetFlag(FLAGS_arrival_order);
+  options.output = absl::GetFlag(FLAGS_o).empty() ? absl::GetFlag(FLAGS_output)
+                                                  : absl::GetFlag(FLAGS_o);
+  options.seconds = absl::GetFlag(FLAGS_seconds);
+  options.file_version = absl::GetFlag(FLAGS_file_version);
   options.redraw = isatty(STDOUT_FILENO) && !options.json;
   if (!ParseList(absl::GetFlag(FLAGS_pid), &options.pids)) {
     return Fail("--pid: expected comma-separated numbers");

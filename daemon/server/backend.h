@@ -32,6 +32,9 @@ class WindowListener {
   // The aggregation was deleted (through the API or otherwise): its
   // subscribers are told and their streams end.
   virtual void OnAggregationDeleted(absl::string_view aggregation_id) = 0;
+  // A flight-recorder trigger on the aggregation wrote a snapshot.
+  virtual void OnSnapshotTaken(absl::string_view aggregation_id,
+                               std::shared_ptr<const v1::SnapshotInfo> info) {}
 };
 
 // Receives raw decoded events for StreamEvents. Called on the reader

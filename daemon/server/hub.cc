@@ -78,6 +78,14 @@ void Hub::OnAggregationDeleted(absl::string_view aggregation_id) {
   for (const Entry& e : it->second) e.subscriber->AggregationDeleted(id);
 }
 
+void Hub::OnSnapshotTaken(absl::string_view aggregation_id,
+                          std::shared_ptr<const v1::SnapshotInfo> info) {
+  std::shared_ptr<const Table> table = Snapshot();
+  auto it = table->find(aggregation_id);
+  if (it == table->end()) return;
+  for (const Entry& e : it->second) e.subscriber->OfferSnapshot(info);
+}
+
 absl::flat_hash_map<std::string, uint32_t> Hub::SubscriberCounts() const {
   absl::flat_hash_map<std::string, uint32_t> counts;
   std::shared_ptr<const Table> table = Snapshot();

@@ -27,6 +27,9 @@ class WindowSubscriber {
       const std::shared_ptr<const v1::AggregationResult>& window) = 0;
   // An aggregation this subscriber follows was deleted.
   virtual void AggregationDeleted(const std::string& aggregation_id) = 0;
+  // A trigger on one of its aggregations wrote a snapshot. Never blocks.
+  virtual void OfferSnapshot(
+      const std::shared_ptr<const v1::SnapshotInfo>& info) {}
 };
 
 class Hub : public WindowListener {
@@ -43,6 +46,8 @@ class Hub : public WindowListener {
   void OnWindowClosed(
       std::shared_ptr<const v1::AggregationResult> window) override;
   void OnAggregationDeleted(absl::string_view aggregation_id) override;
+  void OnSnapshotTaken(absl::string_view aggregation_id,
+                       std::shared_ptr<const v1::SnapshotInfo> info) override;
 
   // Subscribers per aggregation id.
   absl::flat_hash_map<std::string, uint32_t> SubscriberCounts() const;

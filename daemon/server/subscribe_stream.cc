@@ -46,7 +46,12 @@ SubscribeStream::SubscribeStream(WriteScheduler* scheduler, Hub* hub,
 
 void SubscribeStream::Offer(
     const std::shared_ptr<const v1::AggregationResult>& window) {
-  Push(window);
+  Push(SubscribeItem{window, nullptr});
+}
+
+void SubscribeStream::OfferSnapshot(
+    const std::shared_ptr<const v1::SnapshotInfo>& info) {
+  Push(SubscribeItem{nullptr, info});
 }
 
 void SubscribeStream::AggregationDeleted(const std::string& aggregation_id) {
@@ -56,10 +61,16 @@ void SubscribeStream::AggregationDeleted(const std::string& aggregation_id) {
                                 "' was deleted; the subscription ends")));
 }
 
-void SubscribeStream::Fill(std::shared_ptr<const v1::AggregationResult> window,
-                           uint64_t dropped_before, uint64_t sequence,
-                           v1::SubscribeResponse* out) {
-  ShapeResult(*window, shape_, out->mutable_result());
+void SubscribeStream::Fill(SubscribeItem item, uint64_t dropped_before,
+                           uint64_t sequence, v1::SubscribeResponse* out) {
+  // `out` is reused from message to message: clear what this one lacks.
+  if (item.snapshot != nullptr) {
+    out->clear_result();
+    *out->mutable_snapshot_taken() = *item.snapshot;
+  } else {
+    out->clear_snapshot_taken();
+    ShapeResult(*item.window, shape_, out->mutable_result());
+  }
   out->set_dropped_before(dropped_before);
   out->set_sequence(sequence);
 }

@@ -18,9 +18,15 @@
 
 namespace ringwatch {
 
+// What a Subscribe stream queues: a closed window, or (instead) the
+// announcement of a triggered snapshot.
+struct SubscribeItem {
+  std::shared_ptr<const v1::AggregationResult> window;
+  std::shared_ptr<const v1::SnapshotInfo> snapshot;
+};
+
 class SubscribeStream final
-    : public QueuedStream<std::shared_ptr<const v1::AggregationResult>,
-                          v1::SubscribeResponse>,
+    : public QueuedStream<SubscribeItem, v1::SubscribeResponse>,
       public WindowSubscriber {
  public:
   // Returns the latest closed window of each subscribed aggregation.
@@ -40,14 +46,15 @@ class SubscribeStream final
   void Offer(
       const std::shared_ptr<const v1::AggregationResult>& window) override;
   void AggregationDeleted(const std::string& aggregation_id) override;
+  void OfferSnapshot(
+      const std::shared_ptr<const v1::SnapshotInfo>& info) override;
 
  private:
   SubscribeStream(WriteScheduler* scheduler, Hub* hub, StreamRegistry* registry,
                   size_t queue_capacity, std::string peer,
                   std::vector<std::string> aggregation_ids, ResultShape shape);
 
-  void Fill(std::shared_ptr<const v1::AggregationResult> window,
-            uint64_t dropped_before, uint64_t sequence,
+  void Fill(SubscribeItem item, uint64_t dropped_before, uint64_t sequence,
             v1::SubscribeResponse* out) override;
   void Cleanup() override;
 

@@ -12,8 +12,8 @@ namespace ringwatch {
 namespace {
 
 constexpr uint64_t kSecondNs = 1'000'000'000;
-constexpr const char* kTriggerValues[] = {"count", "sum", "min", "max", "mean",
-                                          "p50",   "p90", "p99", "p999"};
+constexpr const char* kTriggerValues[] = {"count", "sum", "min", "max",
+                                          "mean",  "p50", "p90", "p99"};
 
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
