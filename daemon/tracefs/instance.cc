@@ -244,9 +244,18 @@ absl::StatusOr<std::string> Instance::ResolveEvent(
   return UnknownEventError(event, *names);
 }
 
+// ftrace's own events (ftrace/print from trace_marker, bputs...) have no
+// enable file: the kernel records them whenever tracing is on.
+bool Instance::AlwaysOn(const std::string& full_event) const {
+  const std::string dir = File(absl::StrCat("events/", full_event));
+  return ::access(dir.c_str(), F_OK) == 0 &&
+         ::access((dir + "/enable").c_str(), F_OK) != 0 && errno == ENOENT;
+}
+
 absl::Status Instance::EnableEvent(absl::string_view event) {
   absl::StatusOr<std::string> full = ResolveEvent(event);
   if (!full.ok()) return full.status();
+  if (AlwaysOn(*full)) return absl::OkStatus();
   return WriteControl(absl::StrCat("events/", *full, "/enable"), "1",
                       absl::StrCat("enable event ", *full));
 }
@@ -254,6 +263,7 @@ absl::Status Instance::EnableEvent(absl::string_view event) {
 absl::Status Instance::DisableEvent(absl::string_view event) {
   absl::StatusOr<std::string> full = ResolveEvent(event);
   if (!full.ok()) return full.status();
+  if (AlwaysOn(*full)) return absl::OkStatus();
   return WriteControl(absl::StrCat("events/", *full, "/enable"), "0",
                       absl::StrCat("disable event ", *full));
 }

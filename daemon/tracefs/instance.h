@@ -54,6 +54,8 @@ class Instance {
 
   // Events are named "system/event" (a bare name when unique). Unknown
   // events are NotFound with close matches.
+  // ftrace's own events (ftrace/print) have no enable file and are
+  // always recorded: enabling or disabling them succeeds and does nothing.
   absl::Status EnableEvent(absl::string_view event);
   absl::Status DisableEvent(absl::string_view event);
   absl::Status DisableAllEvents();
@@ -95,6 +97,8 @@ class Instance {
   absl::Status Remove();
 
  private:
+  // Whether `full_event` ("system/event") exists without an enable file.
+  bool AlwaysOn(const std::string& full_event) const;
   Instance(std::string root, std::string name, bool owned);
 
   // Resolves `event` against EventNames() to "system/event".

@@ -160,6 +160,19 @@ TEST(InstanceLiveTest, EnableAndDisableRealEvent) {
   EXPECT_THAT(*enabled, IsEmpty());
 }
 
+TEST(InstanceLiveTest, FtraceOwnEventsAreAlwaysOn) {
+  RW_LIVE_INSTANCE_OR_SKIP(live, "always_on");
+  // ftrace/print (trace_marker) has no enable file; an aggregation on it
+  // once stopped the daemon from starting.
+  absl::Status s = live->EnableEvent("ftrace/print");
+  EXPECT_TRUE(s.ok()) << s;
+  s = live->DisableEvent("ftrace/print");
+  EXPECT_TRUE(s.ok()) << s;
+  absl::StatusOr<std::vector<std::string>> enabled = live->EnabledEvents();
+  ASSERT_TRUE(enabled.ok());
+  EXPECT_THAT(*enabled, IsEmpty());
+}
+
 TEST(InstanceLiveTest, UnknownEventSuggestsCloseNames) {
   RW_LIVE_INSTANCE_OR_SKIP(live, "unknown");
   absl::Status s = live->EnableEvent("sched/sched_swtich");
