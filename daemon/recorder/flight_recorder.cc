@@ -113,7 +113,7 @@ FlightRecorder::Page* FlightRecorder::NextSlotLocked(Cpu* cpu) {
   }
   Page* slot = &cpu->slots[(cpu->head + cpu->count) % capacity_];
   ++cpu->count;
-  slot->seq = cpu->next_seq++;
+  ++cpu->next_seq;
   ++cpu->counters.pages_added;
   return slot;
 }
@@ -165,7 +165,7 @@ void FlightRecorder::CloseLocked(Cpu* cpu) {
   Page* slot = NextSlotLocked(cpu);
   // The evicted page's storage (or none yet) becomes the next open page.
   std::swap(slot->bytes, cpu->open);
-  cpu->open_used = slot->bytes == nullptr ? 0 : slot->used;
+  cpu->open_used = cpu->open == nullptr ? 0 : slot->used;
   slot->used = used;
   slot->timestamp = timestamp;
   cpu->is_open = false;

@@ -132,13 +132,15 @@ class FlightRecorder : public SubbufObserver {
   struct Page {
     std::unique_ptr<uint8_t[]> bytes;  // page_size bytes once allocated.
     uint64_t timestamp = 0;
-    uint64_t seq = 0;   // Per CPU, in the order pages were closed.
     uint32_t used = 0;  // Past this, the bytes are zero.
   };
   struct Cpu {
     mutable absl::Mutex mu;
     // A ring of `capacity` slots: the held pages are slots[(head + i) %
-    // capacity] for i < count, oldest first, with seq next_seq - count + i.
+    // capacity] for i < count, oldest first. Pages are numbered per CPU in
+    // the order they were closed: the held ones are next_seq - count + i,
+    // so a snapshot finds where it left off, or how many it lost to
+    // eviction, across batches.
     std::vector<Page> slots ABSL_GUARDED_BY(mu);
     size_t head ABSL_GUARDED_BY(mu) = 0;
     size_t count ABSL_GUARDED_BY(mu) = 0;
