@@ -287,6 +287,9 @@ int Run() {
     snapshot_options.settings = *recorder_settings;
     snapshot_options.metadata.tracefs_root = *root;
     snapshot_options.metadata.instance_dir = (*instance)->path();
+    // The unit's ProcSubset=pid hides /proc/kallsyms: store no symbols then.
+    snapshot_options.metadata.kallsyms_path =
+        ::access("/proc/kallsyms", R_OK) == 0 ? "/proc/kallsyms" : "";
     // A snapshot holds what the kernel had when it was asked for: readers
     // read on their tick at the latest.
     const absl::Duration catch_up = absl::Seconds(2);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Removes what tools/install.sh installed: stops and disables the units,
 # removes the binaries, units, sysusers/tmpfiles entries, docs and presets,
-# and /run/ringwatch. The config in /etc/ringwatch and the ringwatch group
-# stay unless --purge. Idempotent.
+# and /run/ringwatch. The config in /etc/ringwatch, the triggered
+# snapshots in /var/lib/ringwatch and the ringwatch group stay unless
+# --purge. Idempotent.
 #
 #   tools/uninstall.sh [--prefix=DIR] [--purge]
 set -euo pipefail
@@ -77,7 +78,7 @@ if ((systemd_runs)); then
 fi
 
 if ((purge)); then
-  remove /etc/ringwatch /etc/systemd/system/ringwatch.service.d
+  remove /etc/ringwatch /etc/systemd/system/ringwatch.service.d /var/lib/ringwatch
   if [[ -n "$prefix" ]]; then
     if grep -q '^ringwatch:' "$prefix/etc/group" 2>/dev/null; then
       groupdel --prefix "$prefix" ringwatch && say "removed group ringwatch"
@@ -88,6 +89,9 @@ if ((purge)); then
 else
   if [[ -e "$prefix/etc/ringwatch" ]]; then
     say "kept /etc/ringwatch and the ringwatch group (--purge removes them)"
+  fi
+  if [[ -e "$prefix/var/lib/ringwatch" ]]; then
+    say "kept /var/lib/ringwatch, the flight recorder's snapshots (--purge removes it)"
   fi
 fi
 

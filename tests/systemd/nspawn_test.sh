@@ -4,7 +4,8 @@
 # tmpfiles files installed by tools/install.sh --prefix and the host's
 # tracefs bound in. Checks, through systemctl and journalctl inside:
 # enable --now; start returns once READY=1 came and the API answers;
-# STATUS=; mmap readers under the full sandbox with no capabilities; the
+# STATUS=; mmap readers under the full sandbox with no capabilities; a
+# flight-recorder snapshot through the socket under that sandbox; the
 # ringwatch group on the socket; reload with a good and a bad config under
 # an open Subscribe stream; the watchdog restart and the stale instance;
 # socket activation; stop; the journal's fields; uninstall --prefix.
@@ -314,6 +315,22 @@ done
 grep -qE '^ *[0-9]+ +read ' "$work/status.txt" && fail "some reader uses read(): $(cat "$work/status.txt")"
 say "$(head -n 1 "$work/status.txt"); $(grep -cE '^ *[0-9]+ +mmap ' "$work/status.txt") readers on mmap"
 instance_exists || fail "no instance $instance in the host's tracefs while the daemon runs"
+
+# --- the flight recorder under the sandbox: a snapshot through the socket ------
+# The daemon writes its scratch file in StateDirectory= (ProtectSystem=strict
+# leaves nothing else writable) and streams it; /proc/kallsyms is hidden
+# (ProcSubset=pid), so the file carries no symbols.
+marker="nspawn-snapshot-$$"
+echo "$marker" >"/sys/kernel/tracing/instances/$instance/trace_marker"
+ct ringwatch snapshot -o /root/snapshot.dat --seconds 10 >"$work/snapshot.txt" 2>&1 ||
+  fail "ringwatch snapshot under the sandbox: $(cat "$work/snapshot.txt")"
+"$ringcat" --input "/proc/$leader/root/root/snapshot.dat" --format jsonl >"$work/snapshot.jsonl" 2>&1 ||
+  fail "ringcat cannot read the snapshot: $(tail -n 3 "$work/snapshot.jsonl")"
+got=$(grep -c "\"buf\":\"$marker" "$work/snapshot.jsonl" || true)
+[[ "$got" == 1 ]] || fail "the marker is in the snapshot $got times, want 1"
+left=$(ct find /var/lib/ringwatch -type f | wc -l)
+[[ "$left" == 0 ]] || fail "the snapshot left files in /var/lib/ringwatch: $(ct find /var/lib/ringwatch -type f)"
+say "snapshot under the sandbox: $(cat "$work/snapshot.txt")"
 
 # --- the socket: group ringwatch yes, others no ----------------------------------
 if [[ -n "$gid" ]]; then
