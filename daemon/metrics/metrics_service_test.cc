@@ -35,6 +35,11 @@ absl::StatusOr<v1::DaemonStatus> FakeStatus() {
   status.mutable_engine()->set_memory_reserved_bytes(131072);
   status.mutable_engine()->set_memory_limit_bytes(268435456);
   status.mutable_server()->set_dropped_messages(3);
+  status.mutable_flight_recorder()->set_reserved_bytes(33554432);
+  status.mutable_flight_recorder()->set_bytes_held(40960);
+  status.mutable_flight_recorder()->set_pages_evicted_for_bytes(7);
+  status.mutable_flight_recorder()->set_pages_evicted_for_age(2);
+  status.mutable_flight_recorder()->set_triggers_rate_limited(4);
   return status;
 }
 
@@ -65,8 +70,13 @@ TEST(MetricsServiceTest, ScrapeHasSelfProcessAndReloadMetrics) {
         "ringwatch_aggregation_memory_bytes{aggregation=\"syscalls\"} 4096",
         "ringwatch_aggregation_memory_reserved_bytes{aggregation="
         "\"syscalls\"} 65536",
-        "ringwatch_memory_bytes 8192", "ringwatch_memory_reserved_bytes 131072",
+        "ringwatch_memory_bytes 8192",
+        "ringwatch_memory_reserved_bytes 131072",
         "ringwatch_memory_limit_bytes 268435456",
+        "ringwatch_flight_recorder_reserved_bytes 33554432",
+        "ringwatch_flight_recorder_bytes 40960",
+        "ringwatch_flight_recorder_pages_evicted_total 9",
+        "ringwatch_snapshot_triggers_rate_limited_total 4",
         "ringwatch_config_reloads_total{result=\"ok\"} 1",
         "ringwatch_config_reloads_total{result=\"failed\"} 2",
         "# TYPE process_cpu_seconds_total counter",

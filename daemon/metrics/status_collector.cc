@@ -222,6 +222,32 @@ std::vector<MetricFamily> StatusFamilies(const v1::DaemonStatus& s) {
          "The memory budget (limits.max_memory) admission checks against.", G,
          D(s.engine().memory_limit_bytes()), &out);
 
+  // The flight recorder, when it is on.
+  if (s.has_flight_recorder()) {
+    const v1::FlightRecorderStatus& r = s.flight_recorder();
+    Single("ringwatch_flight_recorder_reserved_bytes",
+           "Memory set aside for the flight recorder (charged to "
+           "limits.max_memory).",
+           G, D(r.reserved_bytes()), &out);
+    Single("ringwatch_flight_recorder_bytes",
+           "Raw sub-buffers the flight recorder holds now.", G,
+           D(r.bytes_held()), &out);
+    Single("ringwatch_flight_recorder_pages_evicted_total",
+           "Sub-buffers the flight recorder dropped for room or age.", C,
+           D(r.pages_evicted_for_bytes() + r.pages_evicted_for_age()), &out);
+    Single("ringwatch_snapshots_total",
+           "Flight-recorder snapshots written (Snapshot RPC and triggers).", C,
+           D(r.snapshots()), &out);
+    Single("ringwatch_snapshots_failed_total",
+           "Snapshots refused (one at a time) or failed.", C,
+           D(r.snapshots_failed()), &out);
+    Single("ringwatch_snapshot_triggers_fired_total",
+           "Snapshot triggers that fired.", C, D(r.triggers_fired()), &out);
+    Single("ringwatch_snapshot_triggers_rate_limited_total",
+           "Threshold crossings a trigger's min_interval held back.", C,
+           D(r.triggers_rate_limited()), &out);
+  }
+
   // Server.
   Single("ringwatch_subscribers", "Open Subscribe streams.", G,
          s.server().subscribers(), &out);
