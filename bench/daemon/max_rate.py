@@ -14,6 +14,9 @@ A rate of 0 runs the generator flat out; RATExT uses T threads (0x2: both
 CPUs flat out, leaving the readers no idle core). --scrape adds a /metrics
 listener (bench_getppid exported too) and a real Prometheus scraping it every
 second for the whole run, to show scrapes cost the readers nothing.
+--recorder runs the ringwatchd steps twice, with the flight recorder off
+(flight_recorder { max_size: "0" }) and on (its default, 32 MiB), and prints
+the readers' CPU per event of each and their ratio.
 """
 
 import argparse
@@ -79,10 +82,10 @@ def window_start(daemon):
   return int(json.loads(r.stdout)["result"].get("windowStartNs", "0"))
 
 
-def ringwatchd_steps(rates, seconds, scrape=False):
+def ringwatchd_steps(rates, seconds, scrape=False, extra=""):
   rows = []
   nr = b.run_load(1000, 0.01)["nr"]  # SYS_getppid on this machine.
-  daemon = h.Daemon(b.default_config_body(count_config(nr, scrape)),
+  daemon = h.Daemon(b.default_config_body(count_config(nr, scrape) + extra),
                     tcp=False)
   prometheus = None
   try:
@@ -238,6 +241,8 @@ def main():
                       "0x2")
   parser.add_argument("--scrape", action="store_true",
                       help="a real Prometheus scrapes /metrics every second")
+  parser.add_argument("--recorder", action="store_true",
+                      help="compare the flight recorder off and on")
   args = parser.parse_args()
   # "RATE" or "RATExTHREADS"; 0 is flat out.
   rates = [tuple(int(x) for x in (r + "x1").split("x")[:2])
@@ -251,6 +256,9 @@ def main():
          ")"))
   print(f"  {'target/s':>10}  {'calls/s':>12}  {'events/s':>12}"
         f"  {'lost':>8}  {'overrun':>8}  {'CPU':>7}  counted / made")
+  if args.recorder:
+    compare_recorder(rates, args.seconds)
+    return
   ours = ringwatchd_steps(rates, args.seconds, args.scrape)
 
   theirs = []
@@ -292,6 +300,22 @@ def main():
         line += (f"; generator rate ratio "
                  f"{o['calls_per_s'] / t['calls_per_s']:.2f}")
       print(line)
+
+
+def compare_recorder(rates, seconds):
+  """The recorder's cost on the readers: the same steps with it off, then
+  on; CPU ns per event read (background included) for each."""
+  runs = {}
+  for label, extra in (("off", '\nflight_recorder { max_size: "0" }'),
+                       ("on", "")):
+    print(f"  flight recorder {label}:", flush=True)
+    runs[label] = ringwatchd_steps(rates, seconds, extra=extra)
+  print("\nflight recorder cost (daemon CPU ns per event read):")
+  for off, on in zip(runs["off"], runs["on"]):
+    ns = lambda r: r["cpu_pct"] / 100 * 1e9 / max(r["events_per_s"], 1)
+    print(f"  {step_name(off['target'], off['threads']):>10}: off {ns(off):6.0f}"
+          f"  on {ns(on):6.0f}  ratio on/off {ns(on) / ns(off):.2f}"
+          f"  (lost off {off['lost']}, on {on['lost']})", flush=True)
 
 
 if __name__ == "__main__":
