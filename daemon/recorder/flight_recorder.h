@@ -87,9 +87,15 @@ class FlightRecorder : public SubbufObserver {
   absl::Status AddPage(uint32_t cpu, absl::Span<const uint8_t> page);
 
   // SubbufObserver: the page is rebuilt as header, data, commit word = the
-  // header's flag bits | data length, then the lost count when the page
-  // says it is stored (RB_MISSED_STORED; the bit is cleared when the count
-  // does not fit), zeros to page_size. Calls for an unknown CPU are ignored.
+  // header's flag bits | data length, then zeros to page_size. When the
+  // header says the loss count was stored (RB_MISSED_STORED), or
+  // `lost_events` is not 0 (a count the kernel reported elsewhere, as the
+  // mapped ring's meta page does), `lost_events` is stored after the data
+  // with both flags, as the kernel stores it; when it does not fit,
+  // RB_MISSED_STORED is cleared (loss without a count). page_size must be
+  // the rings' sub-buffer size: data past it is refused and counted. Calls
+  // for an unknown CPU are ignored. Rings keep a plain pointer to their
+  // observer: stop them before destroying the recorder.
   void BeginSubbuf(uint32_t cpu, absl::Span<const uint8_t> header,
                    uint64_t lost_events) override;
   void AppendData(uint32_t cpu, absl::Span<const uint8_t> data,
@@ -134,7 +140,8 @@ class FlightRecorder : public SubbufObserver {
     uint64_t timestamp = 0;
     uint32_t used = 0;  // Past this, the bytes are zero.
   };
-  struct Cpu {
+  // Aligned so that two CPUs' reader threads never share its cache lines.
+  struct alignas(64) Cpu {
     mutable absl::Mutex mu;
     // A ring of `capacity` slots: the held pages are slots[(head + i) %
     // capacity] for i < count, oldest first. Pages are numbered per CPU in
