@@ -122,12 +122,20 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
         "syscalls and context switches are events: it would wake itself "
         "forever. Use 1..100, and a shorter reader_tick for lower latency");
   }
-  if (!config.reader_tick().empty()) {
+  // Checked whichever of the two is set: an idle_grace at or below the
+  // default reader_tick is as wrong as a reader_tick above the default
+  // idle_grace (found by config_loader_fuzzer: such a config was accepted,
+  // and refused once its defaults were filled in).
+  if (!config.reader_tick().empty() || !config.idle_grace().empty()) {
+    const bool tick_set = !config.reader_tick().empty();
     const absl::string_view grace_text =
         config.idle_grace().empty() ? absl::string_view(kDefaultIdleGrace)
                                     : absl::string_view(config.idle_grace());
-    absl::StatusOr<uint64_t> tick = ParseDurationNs(
-        config.reader_tick(), kMinReaderTickNs, kMaxReaderTickNs);
+    const absl::string_view tick_text =
+        tick_set ? absl::string_view(config.reader_tick())
+                 : absl::string_view(kDefaultReaderTick);
+    absl::StatusOr<uint64_t> tick =
+        ParseDurationNs(tick_text, kMinReaderTickNs, kMaxReaderTickNs);
     absl::StatusOr<uint64_t> grace =
         ParseDurationNs(grace_text, kMinIdleGraceNs, kMaxIdleGraceNs);
     if (!tick.ok()) {
@@ -135,9 +143,10 @@ void CheckSettings(const v1::Config& config, const EventCatalog* catalog,
           absl::StrCat("bad reader_tick: ", tick.status().message()));
     } else if (grace.ok() && *tick >= *grace) {
       // A reader that has not woken yet looks like a quiet CPU.
-      add({{"reader_tick", -1}},
-          absl::StrCat("reader_tick \"", config.reader_tick(),
-                       "\" must be shorter than idle_grace (", grace_text,
+      add({{tick_set ? "reader_tick" : "idle_grace", -1}},
+          absl::StrCat("reader_tick \"", tick_text, "\"",
+                       tick_set ? "" : " (the default)",
+                       " must be shorter than idle_grace (", grace_text,
                        "), or windows close before busy CPUs are read"));
     }
   }

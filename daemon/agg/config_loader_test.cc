@@ -252,6 +252,21 @@ TEST_F(ConfigLoaderTest, SettingsErrors) {
   EXPECT_TRUE(ParseConfig("idle_grace: \"5s\"\nreader_tick: \"1s\"\n",
                           "cfg.textproto", catalog_.get())
                   .ok());
+  // An idle_grace at or below the default reader_tick (200ms) was accepted,
+  // then refused once the defaults were filled in (config_loader_fuzzer,
+  // tests/data/fuzz/config_loader/regression-idle-grace-below-default-tick).
+  EXPECT_EQ(Error("idle_grace: \"001ms\"\n"),
+            "cfg.textproto:1:1: idle_grace: reader_tick \"200ms\" (the "
+            "default) must be shorter than idle_grace (001ms), or windows "
+            "close before busy CPUs are read");
+  EXPECT_TRUE(ParseConfig("idle_grace: \"1ms\"\nreader_tick: \"1ms\"\n",
+                          "cfg.textproto", catalog_.get())
+                  .status()
+                  .message()
+                  .find("must be shorter") != absl::string_view::npos);
+  EXPECT_TRUE(
+      ParseConfig("idle_grace: \"300ms\"\n", "cfg.textproto", catalog_.get())
+          .ok());
   EXPECT_THAT(Error("trace_clock: \"monotonic\"\n"),
               HasSubstr("cfg.textproto:1:1: trace_clock: unknown trace clock "
                         "\"monotonic\"; one of local, global"));
