@@ -32,6 +32,7 @@ event_srcs="daemon/event/event_format.cc daemon/event/header_page.cc
   daemon/event/event_catalog.cc daemon/event/field_access.cc"
 agg_srcs="daemon/agg/agg_spec.cc daemon/agg/config_loader.cc
   daemon/agg/histogram.cc daemon/agg/row_layout.cc daemon/agg/memory_budget.cc
+  daemon/snapshot/recorder_settings.cc
   daemon/filter/filter.cc
   daemon/filter/filter_parser.cc
   daemon/filter/glob.cc daemon/util/file_util.cc
