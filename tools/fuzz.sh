@@ -46,7 +46,9 @@ max_len[subbuf_decoder]=4200
 srcs[mapped_ring]="daemon/reader/mapped_ring_fuzzer.cc
   daemon/reader/mapped_ring.cc daemon/reader/cpu_ring.cc daemon/reader/read_ring.cc
   daemon/ring/subbuf_decoder.cc daemon/event/header_page.cc
-  daemon/event/event_format.cc daemon/util/file_util.cc"
+  daemon/event/event_format.cc daemon/util/file_util.cc
+  daemon/recorder/flight_recorder.cc daemon/tracedat/trace_dat_writer.cc"
+libs[mapped_ring]="libzstd"
 max_len[mapped_ring]=20000
 
 srcs[event_format]="daemon/event/event_format_fuzzer.cc $event_srcs"
@@ -216,7 +218,7 @@ seed() {
       ;;
     api_request)
       # Byte 0 picks the request (0 CreateAggregation, 1 Query, 2
-      # StreamEvents); the rest is its text format.
+      # StreamEvents, 3 Snapshot); the rest is its text format.
       local f i=0
       for f in config/*.textproto config/presets/*.textproto; do
         [[ -e "$f" ]] || continue
@@ -235,6 +237,7 @@ seed() {
       done
       printf '\x01name: "syscalls" top_n: 5 key_filter: "bash*,1?"\n' >"$dir/seed_query"
       printf '\x02events: "sched/*" events: "sys_enter" cpus: 1 pids: 4 max_events_per_second: 100 burst: 3\n' >"$dir/seed_stream"
+      printf '\x03seconds: 2.5 file_version: 6\n' >"$dir/seed_snapshot"
       ;;
     trace_cmd_report)
       local f

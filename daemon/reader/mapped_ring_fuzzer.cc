@@ -25,6 +25,7 @@
 #include "daemon/event/header_page.h"
 #include "daemon/reader/mapped_ring.h"
 #include "daemon/reader/trace_mmap_abi.h"
+#include "daemon/recorder/flight_recorder.h"
 #include "daemon/ring/record.h"
 #include "daemon/util/scoped_fd.h"
 
@@ -110,6 +111,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             snapshot.nr_subbufs == meta.nr_subbufs,
         "the snapshot reads the meta page");
 
+  // The flight recorder sees the same bytes the sink's records came from
+  // (SubbufObserver): whatever the header says, it must never be handed
+  // more than a page holds, nor store a page of the wrong size.
+  std::unique_ptr<ringwatch::FlightRecorder> recorder;
+  ringwatch::FlightRecorderOptions recorder_options;
+  recorder_options.page_size = meta.subbuf_size;
+  recorder_options.cpu_count = 1;
+  recorder_options.max_bytes_per_cpu = uint64_t{meta.subbuf_size} * 4;
+  recorder_options.header = format;
+  if (auto created = ringwatch::FlightRecorder::Create(recorder_options);
+      created.ok()) {
+    recorder = *std::move(created);
+    (*ring)->set_subbuf_observer(recorder.get());
+  }
+
   SpanSink sink;
   absl::StatusOr<bool> read = (*ring)->ReadAvailable(&sink);
   Check(!read.ok(), "GET_READER fails on a memfd");
@@ -123,5 +139,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ringwatch::RingCounters counters = (*ring)->counters();
   Check(counters.events == sink.records, "events counted as delivered");
   Check(counters.mapped, "a mapped ring says so");
+  if (recorder != nullptr) {
+    const ringwatch::FlightRecorderCounters held = recorder->counters();
+    Check(held.appends_refused == 0, "the ring never over-fills a page");
+    Check(held.pages_refused == 0, "no page of the wrong size");
+    if (sink.records > 0) {
+      Check(held.pages_open == 1, "decoded records are on an open page");
+    }
+  }
   return 0;
 }

@@ -8,8 +8,8 @@
 // tests/data/fuzz/api_request.
 //
 // Input: byte 0 picks the request (0 CreateAggregation, 1 Query, 2
-// StreamEvents, modulo 3); the rest is the request in text format (the
-// server gets the binary form; both decode to the same message, which is
+// StreamEvents, 3 Snapshot, modulo 4); the rest is the request in text format
+// (the server gets the binary form; both decode to the same message, which is
 // what our code sees).
 #include <cstdint>
 #include <cstdio>
@@ -174,21 +174,39 @@ void StreamEvents(absl::string_view text) {
   }
 }
 
+void Snapshot(absl::string_view text) {
+  v1::SnapshotRequest request;
+  if (!Parse(text, &request)) return;
+  int version = 0;
+  absl::StatusOr<uint64_t> span = ValidateSnapshotRequest(request, &version);
+  if (!span.ok()) {
+    Check(span.status().code() == absl::StatusCode::kInvalidArgument,
+          "refusals are InvalidArgument");
+    Check(!span.status().message().empty(), "refusals say why");
+    return;
+  }
+  Check(version == 6 || version == 7, "a version trace-cmd reads");
+  Check(*span <= uint64_t{3600} * 1000000000, "the span is capped");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const absl::string_view text(reinterpret_cast<const char*>(data + 1),
                                size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       CreateAggregation(text);
       break;
     case 1:
       Query(text);
       break;
-    default:
+    case 2:
       StreamEvents(text);
+      break;
+    default:
+      Snapshot(text);
       break;
   }
   return 0;
