@@ -75,6 +75,7 @@ run_tests asan --config=asan -- //daemon/... //clients/...
 # races in gRPC's own frames (ServerCallbackCall::Unref, CallOpSet::FillOps).
 run_tests tsan --config=tsan --build_tests_only -- \
   //daemon/agg/... //daemon/reader/... //daemon/server/... //tools/tsan/... \
+  //daemon/recorder/... //daemon/snapshot/... \
   -//daemon/agg:engine_live_test -//daemon/server:server_test \
   -//daemon/server:health_service_test
 

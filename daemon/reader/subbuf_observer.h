@@ -37,7 +37,9 @@ class SubbufObserver {
                           uint64_t last_timestamp) = 0;
 
   // The open sub-buffer of `cpu` is complete: the kernel handed over the
-  // next one, or the ring is closing. No-op when none is open.
+  // next one. No-op when none is open. A ring being destroyed does not
+  // call it (the observer may be gone by then); the open sub-buffer stays
+  // readable as such, and the next BeginSubbuf closes it.
   virtual void EndSubbuf(uint32_t cpu) = 0;
 };
 
