@@ -549,6 +549,9 @@ v1::EngineStats Engine::Stats() const {
     stats.set_memory_reserved_bytes(stats.memory_reserved_bytes() +
                                     a->reserved_bytes());
   }
+  // The flight recorder's reserve is in the budget too, held and reserved.
+  stats.set_memory_reserved_bytes(stats.memory_reserved_bytes() +
+                                  options_.reserved_outside_bytes);
   stats.set_memory_bytes(budget_->used());
   stats.set_memory_limit_bytes(budget_->limit());
   stats.set_windows_closed(windows);

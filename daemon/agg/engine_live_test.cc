@@ -206,6 +206,8 @@ TEST(EngineLiveTest, ExactSyscallCountForOneProcessAndWindowsAddUp) {
   const std::string config = absl::StrCat(
       "trace_clock: \"mono\"\n"
       "idle_grace: \"200ms\"\n"
+      // The pool below ticks at 100 ms, as a daemon on this config would.
+      "reader_tick: \"100ms\"\n"
       "aggregation {\n"
       "  name: \"getppid\"\n"
       "  event: \"raw_syscalls/sys_enter\"\n"

@@ -11,7 +11,8 @@ that grow with use (issue 12), over the gRPC API on the live kernel.
   numbers) holds under FEW_KEYS_BOUND of tables, and its RSS grows by less
   than 16 MiB, where sized for max_keys it would reserve 200 MiB.
 - The default config plus a 1 ms window under load stays under
-  ONE_MS_RSS_BOUND of RSS (docs/aggregation.md, "Memory").
+  ONE_MS_RSS_BOUND of RSS beside the flight recorder's reserve
+  (docs/aggregation.md, "Memory").
 """
 
 import os
@@ -300,7 +301,10 @@ aggregation {
     print(f"1 ms window, default config: RSS max {rss.max / MIB:.1f} MiB; "
           f"tables {engine.memory_bytes / MIB:.2f} MiB (one_ms "
           f"{one_ms.memory_bytes / 1024:.0f} KiB)", file=sys.stderr)
-    self.assertLessEqual(rss.max, ONE_MS_RSS_BOUND)
+    # The flight recorder's pages are allocated up front, beside the bound.
+    recorder = stub.GetStatus(pb.GetStatusRequest(),
+                              timeout=T).flight_recorder.reserved_bytes
+    self.assertLessEqual(rss.max, ONE_MS_RSS_BOUND + recorder)
     self.assertLessEqual(engine.memory_bytes, engine.memory_limit_bytes)
     self.stop(daemon)
 

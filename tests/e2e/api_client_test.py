@@ -231,7 +231,7 @@ class GrpcurlEquivalentsTest(unittest.TestCase):
     self.assertEqual(methods, {
         "GetStatus", "ListEvents", "ListAggregations", "GetAggregation",
         "CreateAggregation", "DeleteAggregation", "Query", "Subscribe",
-        "StreamEvents"})
+        "StreamEvents", "Snapshot"})
     # grpcurl ... describe ringwatch.v1.Aggregation (from the imported file).
     r = self.reflect(file_containing_symbol="ringwatch.v1.Aggregation")
     self.assertEqual(r.WhichOneof("message_response"),
