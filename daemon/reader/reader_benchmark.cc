@@ -23,8 +23,6 @@
 #include "daemon/reader/read_ring.h"
 #include "daemon/recorder/flight_recorder.h"
 #include "daemon/ring/record.h"
-#include "daemon/tracedat/cpu_page_reader.h"
-#include "daemon/tracedat/trace_dat_file.h"
 #include "daemon/tracedat/trace_dat_test_util.h"
 #include "daemon/tracefs/instance.h"
 #include "daemon/tracefs/testing/live_instance.h"
@@ -171,32 +169,16 @@ BENCHMARK(BM_DrainMarkers)
 // (tests/data/tracedat, repeated), with and without a recorder.
 void BM_ReadFilePages(benchmark::State& state) {
   const bool with_recorder = state.range(0) != 0;
-  std::vector<uint8_t> image;
   uint32_t page_size = 0;
-  for (const char* name : {"v6.dat", "v7.dat", "all_events_v7.dat"}) {
-    const std::string path = TraceDatFixture(name);
-    auto file = TraceDatFile::Open(path);
-    auto bytes = ReadFileToString(path);
-    if (!file.ok() || !bytes.ok()) {
-      state.SkipWithError("cannot read the captures");
-      return;
-    }
-    const TraceDatBuffer& buffer =
-        (*file)->buffers()[(*file)->default_buffer()];
-    if (page_size == 0) page_size = buffer.page_size;
-    if (buffer.page_size != page_size) continue;
-    for (const CpuDataExtent& extent : buffer.cpus) {
-      CpuPageReader reader(
-          absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes->data()),
-                              bytes->size()),
-          extent, buffer.page_size, path);
-      for (;;) {
-        absl::Span<const uint8_t> page;
-        bool has_page = false;
-        if (!reader.Next(&page, &has_page).ok() || !has_page) break;
-        image.insert(image.end(), page.begin(), page.end());
-      }
-    }
+  auto pages =
+      FixturePages({"v6.dat", "v7.dat", "all_events_v7.dat"}, &page_size);
+  if (!pages.ok()) {
+    state.SkipWithError("cannot read the captures");
+    return;
+  }
+  std::vector<uint8_t> image;
+  for (const StoredPage& page : *pages) {
+    image.insert(image.end(), page.bytes.begin(), page.bytes.end());
   }
   if (image.empty()) {
     state.SkipWithError("no pages in the captures");

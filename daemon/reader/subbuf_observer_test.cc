@@ -31,12 +31,10 @@
 #include "daemon/reader/read_ring.h"
 #include "daemon/reader/trace_mmap_abi.h"
 #include "daemon/recorder/flight_recorder.h"
+#include "daemon/recorder/snapshot_file_testing.h"
 #include "daemon/ring/subbuf_decoder.h"
-#include "daemon/tracedat/cpu_page_reader.h"
 #include "daemon/tracedat/trace_dat_file.h"
 #include "daemon/tracedat/trace_dat_test_util.h"
-#include "daemon/tracedat/trace_dat_writer.h"
-#include "daemon/util/file_util.h"
 #include "daemon/util/scoped_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -248,38 +246,10 @@ struct Decoded {
 // Snapshots `recorder` to a trace.dat and decodes kCpu's pages again.
 Decoded SnapshotAndDecode(FlightRecorder* recorder, const std::string& name) {
   Decoded out;
-  const std::string path = absl::StrCat(testing::TempDir(), "/", name, ".dat");
-  auto writer = TraceDatWriter::Create(path, kPage, 2);
-  EXPECT_TRUE(writer.ok()) << writer.status();
-  if (!writer.ok()) return out;
-  auto snapshot = recorder->Snapshot(0, writer->get());
-  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-  TraceDatMetadata metadata;
-  auto header_page = ReadFileToString("tests/data/formats/header_page");
-  EXPECT_TRUE(header_page.ok());
-  if (header_page.ok()) metadata.header_page = *header_page;
-  EXPECT_TRUE((*writer)->Finish(metadata).ok());
-  auto file = TraceDatFile::Open(path);
-  EXPECT_TRUE(file.ok()) << file.status();
-  if (!file.ok()) return out;
-  EXPECT_TRUE((*file)->ReadCpu(kCpu, &out.sink, &out.counters).ok());
-  auto bytes = ReadFileToString(path);
-  EXPECT_TRUE(bytes.ok());
-  const TraceDatBuffer& buffer = (*file)->buffers()[(*file)->default_buffer()];
-  for (const CpuDataExtent& extent : buffer.cpus) {
-    if (extent.cpu != kCpu) continue;
-    CpuPageReader pages(
-        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes->data()),
-                            bytes->size()),
-        extent, buffer.page_size, path);
-    for (;;) {
-      absl::Span<const uint8_t> page;
-      bool has_page = false;
-      EXPECT_TRUE(pages.Next(&page, &has_page).ok());
-      if (!has_page) break;
-      out.pages.emplace_back(page.begin(), page.end());
-    }
-  }
+  WrittenSnapshot w = WriteSnapshotFile(recorder, 0, name);
+  if (w.file == nullptr) return out;
+  EXPECT_TRUE(w.file->ReadCpu(kCpu, &out.sink, &out.counters).ok());
+  out.pages = w.PagesOf(kCpu);
   return out;
 }
 

@@ -18,8 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "daemon/recorder/flight_recorder.h"
-#include "daemon/tracedat/cpu_page_reader.h"
-#include "daemon/tracedat/trace_dat_file.h"
 #include "daemon/tracedat/trace_dat_test_util.h"
 #include "daemon/tracedat/trace_dat_writer.h"
 #include "daemon/util/file_util.h"
@@ -41,32 +39,14 @@ struct Capture {
 const Capture& LoadCapture() {
   static const Capture* capture = [] {
     auto* c = new Capture;
-    for (const char* name :
-         {"v6.dat", "v7.dat", "all_events_v7.dat", "lossy_v7.dat"}) {
-      const std::string path = TraceDatFixture(name);
-      auto file = TraceDatFile::Open(path);
-      auto bytes = ReadFileToString(path);
-      if (!file.ok() || !bytes.ok()) {
-        c->error = absl::StrCat("cannot read ", path);
-        return c;
-      }
-      const TraceDatBuffer& buffer =
-          (*file)->buffers()[(*file)->default_buffer()];
-      if (c->page_size == 0) c->page_size = buffer.page_size;
-      if (buffer.page_size != c->page_size) continue;
-      for (const CpuDataExtent& extent : buffer.cpus) {
-        CpuPageReader reader(
-            absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes->data()),
-                                bytes->size()),
-            extent, buffer.page_size, path);
-        for (;;) {
-          absl::Span<const uint8_t> page;
-          bool has_page = false;
-          if (!reader.Next(&page, &has_page).ok() || !has_page) break;
-          c->pages.emplace_back(page.begin(), page.end());
-        }
-      }
+    auto pages =
+        FixturePages({"v6.dat", "v7.dat", "all_events_v7.dat", "lossy_v7.dat"},
+                     &c->page_size);
+    if (!pages.ok()) {
+      c->error = std::string(pages.status().message());
+      return c;
     }
+    for (StoredPage& page : *pages) c->pages.push_back(std::move(page.bytes));
     auto header_page =
         ReadFileToString(TraceDatFixture("../formats/header_page"));
     if (header_page.ok()) c->metadata.header_page = *header_page;

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "daemon/event/field_access.h"
+#include "daemon/recorder/snapshot_file_testing.h"
 #include "daemon/ring/subbuf_decoder.h"
-#include "daemon/tracedat/cpu_page_reader.h"
 #include "daemon/tracedat/trace_dat_file.h"
 #include "daemon/tracedat/trace_dat_test_util.h"
 #include "daemon/tracedat/trace_dat_writer.h"
@@ -124,67 +124,8 @@ void Feed(FlightRecorder* recorder, uint32_t cpu, const BuiltPage& page,
   }
 }
 
-// Writes a snapshot of `span` with the metadata TraceDatFile needs and
-// opens it.
-struct Written {
-  FlightSnapshot snapshot;
-  std::string path;
-  std::unique_ptr<TraceDatFile> file;
-  std::string bytes;
-};
-
-Written WriteSnapshot(FlightRecorder* recorder, uint64_t span,
-                      const std::string& name,
-                      TraceDatWriterOptions writer_options = {}) {
-  Written w;
-  w.path = absl::StrCat(testing::TempDir(), "/", name, ".dat");
-  auto writer =
-      TraceDatWriter::Create(w.path, recorder->options().page_size,
-                             recorder->options().cpu_count, writer_options);
-  EXPECT_TRUE(writer.ok()) << writer.status();
-  if (!writer.ok()) return w;
-  auto snapshot = recorder->Snapshot(span, writer->get());
-  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-  if (snapshot.ok()) w.snapshot = *snapshot;
-  TraceDatMetadata metadata;
-  auto header_page = ReadFileToString("tests/data/formats/header_page");
-  EXPECT_TRUE(header_page.ok());
-  metadata.header_page = header_page.ok() ? *header_page : "";
-  EXPECT_TRUE((*writer)->Finish(metadata).ok());
-  EXPECT_EQ(w.snapshot.pages, (*writer)->pages());
-  auto file = TraceDatFile::Open(w.path);
-  EXPECT_TRUE(file.ok()) << file.status();
-  if (file.ok()) w.file = *std::move(file);
-  auto bytes = ReadFileToString(w.path);
-  EXPECT_TRUE(bytes.ok());
-  if (bytes.ok()) w.bytes = *std::move(bytes);
-  return w;
-}
-
-// The pages of `cpu` in a written snapshot, in file order.
-std::vector<std::vector<uint8_t>> PagesOf(const Written& w, uint32_t cpu) {
-  std::vector<std::vector<uint8_t>> out;
-  if (w.file == nullptr) return out;
-  const TraceDatBuffer& buffer = w.file->buffers()[w.file->default_buffer()];
-  for (const CpuDataExtent& extent : buffer.cpus) {
-    if (extent.cpu != cpu) continue;
-    CpuPageReader pages(
-        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(w.bytes.data()),
-                            w.bytes.size()),
-        extent, buffer.page_size, w.path);
-    for (;;) {
-      absl::Span<const uint8_t> page;
-      bool has_page = false;
-      EXPECT_TRUE(pages.Next(&page, &has_page).ok());
-      if (!has_page) break;
-      out.emplace_back(page.begin(), page.end());
-    }
-  }
-  return out;
-}
-
 // The u32 values of the records of `cpu` in a written snapshot.
-std::vector<uint32_t> ValuesOf(const Written& w, uint32_t cpu,
+std::vector<uint32_t> ValuesOf(const WrittenSnapshot& w, uint32_t cpu,
                                DecodeCounters* counters = nullptr) {
   CapturingSink sink;
   DecodeCounters local;
@@ -231,8 +172,8 @@ TEST(FlightRecorderObserverTest, RebuildsTheKernelsPageByteForByte) {
   recorder->EndSubbuf(0);
   Feed(recorder.get(), 0, lossy, 77, {1});
   recorder->EndSubbuf(0);
-  Written w = WriteSnapshot(recorder.get(), 0, "rebuild");
-  std::vector<std::vector<uint8_t>> pages = PagesOf(w, 0);
+  WrittenSnapshot w = WriteSnapshotFile(recorder.get(), 0, "rebuild");
+  std::vector<std::vector<uint8_t>> pages = w.PagesOf(0);
   ASSERT_EQ(pages.size(), 3u);
   EXPECT_TRUE(pages[0] == plain.bytes);
   EXPECT_TRUE(pages[1] == split.bytes);
@@ -263,8 +204,8 @@ TEST(FlightRecorderObserverTest, StoresALossCountOnlyWhereItFits) {
   std::memcpy(full.bytes.data() + 8, &commit, 8);
   Feed(recorder.get(), 0, full, 9);
   recorder->EndSubbuf(0);
-  Written w = WriteSnapshot(recorder.get(), 0, "loss");
-  std::vector<std::vector<uint8_t>> pages = PagesOf(w, 0);
+  WrittenSnapshot w = WriteSnapshotFile(recorder.get(), 0, "loss");
+  std::vector<std::vector<uint8_t>> pages = w.PagesOf(0);
   ASSERT_EQ(pages.size(), 2u);
   BuiltPage expected = flagless;
   MarkLoss(&expected, 5);
@@ -294,26 +235,26 @@ TEST(FlightRecorderObserverTest, OpenPageIsInTheSnapshotExactlyOnce) {
   };
   append(first, 0, 2);
   EXPECT_EQ(recorder->counters().pages_open, 1u);
-  Written w = WriteSnapshot(recorder.get(), 0, "open1");
+  WrittenSnapshot w = WriteSnapshotFile(recorder.get(), 0, "open1");
   EXPECT_EQ(w.snapshot.pages, 1u);
   EXPECT_EQ(ValuesOf(w, 1), Range(1, 3));
   append(first, 2, 6);
-  w = WriteSnapshot(recorder.get(), 0, "open2");
+  w = WriteSnapshotFile(recorder.get(), 0, "open2");
   EXPECT_EQ(w.snapshot.pages, 1u);
   EXPECT_EQ(ValuesOf(w, 1), Range(1, 7));
-  ASSERT_EQ(PagesOf(w, 1).size(), 1u);
-  EXPECT_TRUE(PagesOf(w, 1)[0] == first.bytes);
+  ASSERT_EQ(w.PagesOf(1).size(), 1u);
+  EXPECT_TRUE(w.PagesOf(1)[0] == first.bytes);
   // Closed: the same page, once.
   recorder->EndSubbuf(1);
   EXPECT_EQ(recorder->counters().pages_open, 0u);
-  w = WriteSnapshot(recorder.get(), 0, "closed");
+  w = WriteSnapshotFile(recorder.get(), 0, "closed");
   EXPECT_EQ(w.snapshot.pages, 1u);
   EXPECT_EQ(ValuesOf(w, 1), Range(1, 7));
   // A new open page after it.
   BuiltPage second = MakePage(2000, 3, 10, 7);
   recorder->BeginSubbuf(1, HeaderOf(second), 0);
   append(second, 0, 1);
-  w = WriteSnapshot(recorder.get(), 0, "open3");
+  w = WriteSnapshotFile(recorder.get(), 0, "open3");
   EXPECT_EQ(w.snapshot.pages, 2u);
   EXPECT_EQ(ValuesOf(w, 1), Range(1, 8));
   EXPECT_EQ(w.snapshot.oldest, 1000u);
@@ -321,7 +262,7 @@ TEST(FlightRecorderObserverTest, OpenPageIsInTheSnapshotExactlyOnce) {
   // A Begin closes the open page first.
   BuiltPage third = MakePage(3000, 1, 10, 8);
   recorder->BeginSubbuf(1, HeaderOf(third), 0);
-  w = WriteSnapshot(recorder.get(), 0, "open4");
+  w = WriteSnapshotFile(recorder.get(), 0, "open4");
   EXPECT_EQ(w.snapshot.pages, 2u);  // The empty open page is left out.
   EXPECT_EQ(ValuesOf(w, 1), Range(1, 8));
 }
@@ -336,7 +277,7 @@ TEST(FlightRecorderObserverTest, RefusesDataWithoutAnOpenPageOrRoom) {
   recorder->AppendData(7, absl::MakeConstSpan(page.bytes).subspan(kData, 12),
                        0);  // Unknown CPU: ignored.
   EXPECT_EQ(recorder->counters().appends_refused, 2u);
-  Written w = WriteSnapshot(recorder.get(), 0, "refused");
+  WrittenSnapshot w = WriteSnapshotFile(recorder.get(), 0, "refused");
   EXPECT_EQ(w.snapshot.pages, 0u);
 }
 
@@ -351,7 +292,7 @@ TEST(FlightRecorderObserverTest, EvictsObservedPagesByBytesAndAge) {
   EXPECT_EQ(c.pages_added, 5u);
   EXPECT_EQ(c.pages_held, 3u);
   EXPECT_EQ(c.pages_evicted_for_bytes, 2u);
-  Written w = WriteSnapshot(recorder.get(), 0, "evict_bytes");
+  WrittenSnapshot w = WriteSnapshotFile(recorder.get(), 0, "evict_bytes");
   EXPECT_EQ(ValuesOf(w, 0), Range(2, 5));
   EXPECT_EQ(w.snapshot.oldest, 120u);
   // CPU 1: pages from 100 and 110, then one from 1130 whose record at 1135
@@ -370,7 +311,7 @@ TEST(FlightRecorderObserverTest, EvictsObservedPagesByBytesAndAge) {
   c = recorder->counters();
   EXPECT_EQ(c.pages_evicted_for_age, 1u);
   EXPECT_EQ(c.pages_held, 5u);
-  w = WriteSnapshot(recorder.get(), 0, "evict_age");
+  w = WriteSnapshotFile(recorder.get(), 0, "evict_age");
   EXPECT_EQ(ValuesOf(w, 1), std::vector<uint32_t>({11, 50}));
   EXPECT_EQ(w.snapshot.newest, 1135u);
   EXPECT_EQ(w.snapshot.oldest, 110u);
@@ -387,7 +328,7 @@ TEST(FlightRecorderObserverTest, SpanCutKeepsThePageBeforeAndTheOpenPage) {
   recorder->AppendData(0, absl::MakeConstSpan(open.bytes).subspan(kData, 12),
                        501);
   // Newest 501, span 150: cut 351; the page from 300 may run past it.
-  Written w = WriteSnapshot(recorder.get(), 150, "cut");
+  WrittenSnapshot w = WriteSnapshotFile(recorder.get(), 150, "cut");
   EXPECT_EQ(w.snapshot.cut, 351u);
   EXPECT_EQ(w.snapshot.newest, 501u);
   EXPECT_EQ(w.snapshot.oldest, 300u);
@@ -416,7 +357,7 @@ TEST(FlightRecorderObserverTest, CountsPagesEvictedDuringTheSnapshot) {
       recorder->EndSubbuf(0);
     }
   });
-  Written w = WriteSnapshot(recorder.get(), 0, "evicted_during");
+  WrittenSnapshot w = WriteSnapshotFile(recorder.get(), 0, "evicted_during");
   EXPECT_EQ(w.snapshot.pages_evicted_during, 37u);
   // 0..63, 101..199, then the open page as it was when the snapshot began.
   EXPECT_EQ(w.snapshot.pages, 64u + 99u + 1u);
@@ -450,7 +391,8 @@ TEST(FlightRecorderObserverTest, SnapshotsWhileReadersRun) {
   while (started.load() < 2) std::this_thread::yield();
   uint64_t evicted_during = 0;
   for (int n = 0; n < kSnapshots; ++n) {
-    Written w = WriteSnapshot(recorder.get(), 0, absl::StrCat("concurrent", n));
+    WrittenSnapshot w =
+        WriteSnapshotFile(recorder.get(), 0, absl::StrCat("concurrent", n));
     for (uint32_t cpu = 0; cpu < 2; ++cpu) {
       std::vector<uint32_t> values = ValuesOf(w, cpu);
       // In order and never twice; pages evicted before their batch leave
@@ -466,7 +408,7 @@ TEST(FlightRecorderObserverTest, SnapshotsWhileReadersRun) {
     snapshots.fetch_add(1);
   }
   for (std::thread& t : readers) t.join();
-  Written last = WriteSnapshot(recorder.get(), 0, "final");
+  WrittenSnapshot last = WriteSnapshotFile(recorder.get(), 0, "final");
   EXPECT_EQ(last.snapshot.pages, 2u * 64);
   EXPECT_EQ(last.snapshot.pages_evicted_during, 0u);
   for (uint32_t cpu = 0; cpu < 2; ++cpu) {
@@ -553,18 +495,10 @@ TEST(FlightRecorderTest, SnapshotOfRealPagesHasEveryMarkerOnce) {
   options.max_bytes_per_cpu = 1 << 20;
   auto recorder = FlightRecorder::Create(options);
   ASSERT_TRUE(recorder.ok());
-  for (const CpuDataExtent& extent : buffer.cpus) {
-    CpuPageReader pages(
-        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes->data()),
-                            bytes->size()),
-        extent, buffer.page_size, path);
-    for (;;) {
-      absl::Span<const uint8_t> page;
-      bool has_page = false;
-      ASSERT_TRUE(pages.Next(&page, &has_page).ok());
-      if (!has_page) break;
-      ASSERT_TRUE((*recorder)->AddPage(extent.cpu, page).ok());
-    }
+  auto pages = StoredPages(**source, *bytes, path);
+  ASSERT_TRUE(pages.ok()) << pages.status();
+  for (const StoredPage& page : *pages) {
+    ASSERT_TRUE((*recorder)->AddPage(page.cpu, page.bytes).ok());
   }
   const std::string out = absl::StrCat(testing::TempDir(), "/snapshot.dat");
   auto writer =

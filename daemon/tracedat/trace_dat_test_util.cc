@@ -15,7 +15,9 @@
 #include "absl/strings/str_split.h"
 #include "daemon/event/event_format.h"
 #include "daemon/event/field_access.h"
+#include "daemon/tracedat/cpu_page_reader.h"
 #include "daemon/tracedat/trace_cmd_report.h"
+#include "daemon/util/file_util.h"
 #include "daemon/util/status_macros.h"
 
 namespace ringwatch {
@@ -271,6 +273,46 @@ std::string TraceDatFixture(absl::string_view name) {
     if (::access(path.c_str(), R_OK) == 0) return path;
   }
   return absl::StrCat("tests/data/tracedat/", name);
+}
+
+absl::StatusOr<std::vector<StoredPage>> StoredPages(const TraceDatFile& file,
+                                                    absl::string_view bytes,
+                                                    absl::string_view name) {
+  std::vector<StoredPage> pages;
+  const TraceDatBuffer& buffer = file.buffers()[file.default_buffer()];
+  for (const CpuDataExtent& extent : buffer.cpus) {
+    CpuPageReader reader(
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                            bytes.size()),
+        extent, buffer.page_size, absl::StrCat(name, ": cpu ", extent.cpu));
+    while (true) {
+      absl::Span<const uint8_t> page;
+      bool has_page = false;
+      RETURN_IF_ERROR(reader.Next(&page, &has_page));
+      if (!has_page) break;
+      pages.push_back({extent.cpu, {page.begin(), page.end()}});
+    }
+  }
+  return pages;
+}
+
+absl::StatusOr<std::vector<StoredPage>> FixturePages(
+    absl::Span<const char* const> names, uint32_t* page_size) {
+  std::vector<StoredPage> pages;
+  *page_size = 0;
+  for (const char* name : names) {
+    const std::string path = TraceDatFixture(name);
+    ASSIGN_OR_RETURN(std::unique_ptr<TraceDatFile> file,
+                     TraceDatFile::Open(path));
+    ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+    const uint32_t size = file->buffers()[file->default_buffer()].page_size;
+    if (*page_size == 0) *page_size = size;
+    if (size != *page_size) continue;
+    ASSIGN_OR_RETURN(std::vector<StoredPage> more,
+                     StoredPages(*file, bytes, path));
+    for (StoredPage& page : more) pages.push_back(std::move(page));
+  }
+  return pages;
 }
 
 absl::Status CompareWithReport(const TraceDatFile& file,

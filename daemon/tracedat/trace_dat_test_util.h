@@ -11,7 +11,9 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "daemon/ring/record.h"
 #include "daemon/tracedat/trace_cmd_report.h"
 #include "daemon/tracedat/trace_dat_file.h"
@@ -20,6 +22,24 @@ namespace ringwatch {
 
 // Path of tests/data/tracedat/<name> in the test's runfiles.
 std::string TraceDatFixture(absl::string_view name);
+
+// A sub-buffer as a trace.dat stores it.
+struct StoredPage {
+  uint32_t cpu = 0;
+  std::vector<uint8_t> bytes;
+};
+
+// Every page of the default buffer of `file` (whose content is `bytes`),
+// CPU by CPU in file order, as stored. The first bad page is an error
+// naming `name`.
+absl::StatusOr<std::vector<StoredPage>> StoredPages(const TraceDatFile& file,
+                                                    absl::string_view bytes,
+                                                    absl::string_view name);
+
+// The pages of the fixtures `names` (TraceDatFixture), file by file, of
+// those whose page size is the first file's; `page_size` gets that size.
+absl::StatusOr<std::vector<StoredPage>> FixturePages(
+    absl::Span<const char* const> names, uint32_t* page_size);
 
 // A decoded record, copied out of the sink callback.
 struct CapturedRecord {

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/tracedat/cpu_page_reader.h"
 #include "daemon/tracedat/trace_dat_file.h"
 #include "daemon/tracedat/trace_dat_test_util.h"
 #include "daemon/util/file_util.h"
@@ -14,32 +13,6 @@
 
 namespace ringwatch {
 namespace {
-
-struct Page {
-  uint32_t cpu;
-  std::vector<uint8_t> bytes;
-};
-
-// Every page of the default buffer of `file` (whose bytes are `bytes`),
-// CPU by CPU, as trace-cmd stored them.
-std::vector<Page> PagesOf(const TraceDatFile& file, const std::string& bytes) {
-  std::vector<Page> pages;
-  const TraceDatBuffer& buffer = file.buffers()[file.default_buffer()];
-  for (const CpuDataExtent& extent : buffer.cpus) {
-    CpuPageReader reader(
-        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
-                            bytes.size()),
-        extent, buffer.page_size, "source");
-    for (;;) {
-      absl::Span<const uint8_t> page;
-      bool has_page = false;
-      EXPECT_TRUE(reader.Next(&page, &has_page).ok());
-      if (!has_page) break;
-      pages.push_back({extent.cpu, {page.begin(), page.end()}});
-    }
-  }
-  return pages;
-}
 
 // Metadata for the v7.dat fixture: the kernel's header_page and the formats
 // of the events it holds, its command lines.
@@ -82,7 +55,9 @@ TEST_P(TraceDatWriterRoundTrip, PagesComeBackAsTheyWentIn) {
   ASSERT_TRUE(source.ok()) << source.status();
   auto source_bytes = ReadFileToString(source_path);
   ASSERT_TRUE(source_bytes.ok());
-  const std::vector<Page> pages = PagesOf(**source, *source_bytes);
+  auto stored = StoredPages(**source, *source_bytes, source_path);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const std::vector<StoredPage>& pages = *stored;
   ASSERT_GT(pages.size(), 2u);
 
   const std::string path =
@@ -96,8 +71,8 @@ TEST_P(TraceDatWriterRoundTrip, PagesComeBackAsTheyWentIn) {
       (*source)->cpu_count(), options);
   ASSERT_TRUE(writer.ok()) << writer.status();
   // Interleave CPUs as live readers do: per-CPU order is what counts.
-  std::vector<std::vector<const Page*>> per_cpu((*source)->cpu_count());
-  for (const Page& p : pages) per_cpu[p.cpu].push_back(&p);
+  std::vector<std::vector<const StoredPage*>> per_cpu((*source)->cpu_count());
+  for (const StoredPage& p : pages) per_cpu[p.cpu].push_back(&p);
   for (size_t i = 0;; ++i) {
     bool any = false;
     for (const auto& cpu_pages : per_cpu) {
@@ -128,11 +103,12 @@ TEST_P(TraceDatWriterRoundTrip, PagesComeBackAsTheyWentIn) {
   // Byte for byte the same pages, and so the same records and losses.
   auto written_bytes = ReadFileToString(path);
   ASSERT_TRUE(written_bytes.ok());
-  const std::vector<Page> again = PagesOf(**written, *written_bytes);
-  ASSERT_EQ(again.size(), pages.size());
+  auto again = StoredPages(**written, *written_bytes, path);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->size(), pages.size());
   for (size_t i = 0; i < pages.size(); ++i) {
-    EXPECT_EQ(again[i].cpu, pages[i].cpu) << "page " << i;
-    EXPECT_TRUE(again[i].bytes == pages[i].bytes) << "page " << i;
+    EXPECT_EQ((*again)[i].cpu, pages[i].cpu) << "page " << i;
+    EXPECT_TRUE((*again)[i].bytes == pages[i].bytes) << "page " << i;
   }
   CapturingSink before, after;
   ASSERT_TRUE((*source)->ReadAll(&before).ok());
