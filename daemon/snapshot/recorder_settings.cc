@@ -15,14 +15,6 @@ constexpr uint64_t kSecondNs = 1'000'000'000;
 constexpr const char* kTriggerValues[] = {"count", "sum", "min", "max",
                                           "mean",  "p50", "p90", "p99"};
 
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-  });
-}
-
 }  // namespace
 
 bool ValidTriggerValue(const std::string& value) {
@@ -95,7 +87,8 @@ absl::StatusOr<RecorderSettings> RecorderSettingsFromConfig(
     s.aggregation = t.aggregation();
     s.value = t.value();
     s.above = t.above();
-    if (!ValidName(t.name())) {
+    // Trigger names follow aggregation names' rules: they name files.
+    if (!agg::ValidAggregationName(t.name())) {
       add(at + ".name",
           absl::StrCat("\"", t.name(), "\": use 1-64 of [A-Za-z0-9_.-]"));
     }
