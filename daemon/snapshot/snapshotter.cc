@@ -56,17 +56,7 @@ absl::StatusOr<v1::SnapshotInfo> Snapshotter::Write(const std::string& path,
                                                     uint64_t span_ns,
                                                     int file_version,
                                                     const std::string& reason) {
-  if (file_version != 6 && file_version != 7) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "file_version ", file_version, ": use 7 (zstd) or 6 (uncompressed)"));
-  }
-  if (span_ns > kMaxSnapshotSpanNs) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("span of ", span_ns / 1e9, " s is above the ",
-                     kMaxSnapshotSpanNs / 1'000'000'000, " s allowed"));
-  }
   if (!write_mu_.TryLock()) {
-    ++snapshots_failed_;
     return absl::ResourceExhaustedError(
         "another snapshot is being written; retry when it is done");
   }
@@ -82,27 +72,23 @@ absl::StatusOr<v1::SnapshotInfo> Snapshotter::Write(const std::string& path,
   writer_options.version = file_version;
   writer_options.compression = file_version == 7 ? TraceDatCompression::kZstd
                                                  : TraceDatCompression::kNone;
-  auto fail = [this](absl::Status status) {
-    ++snapshots_failed_;
-    return status;
-  };
   absl::StatusOr<std::unique_ptr<TraceDatWriter>> writer =
       TraceDatWriter::Create(path, ro.page_size, ro.cpu_count, writer_options);
-  if (!writer.ok()) return fail(writer.status());
+  if (!writer.ok()) return writer.status();
   absl::StatusOr<FlightSnapshot> taken =
       recorder_->Snapshot(span_ns, writer->get());
-  if (!taken.ok()) return fail(taken.status());
+  if (!taken.ok()) return taken.status();
   // Metadata last: the saved command lines then name the tasks the pages
   // hold.
   absl::StatusOr<TraceDatMetadata> metadata =
       LoadTraceDatMetadata(options_.metadata);
-  if (!metadata.ok()) return fail(metadata.status());
+  if (!metadata.ok()) return metadata.status();
   // Without CAP_SYSLOG (the service's sandbox) every address reads as 0:
   // such a table would name every kernel address wrongly, so store none
   // and let trace-cmd print addresses.
   if (!HasKernelAddresses(metadata->kallsyms)) metadata->kallsyms.clear();
   absl::Status finished = (*writer)->Finish(*metadata);
-  if (!finished.ok()) return fail(finished);
+  if (!finished.ok()) return finished;
   ++snapshots_;
   v1::SnapshotInfo info;
   info.set_pages(taken->pages);
@@ -116,20 +102,35 @@ absl::StatusOr<v1::SnapshotInfo> Snapshotter::Write(const std::string& path,
   return info;
 }
 
-absl::StatusOr<v1::SnapshotInfo> Snapshotter::WriteUnlinked(uint64_t span_ns,
-                                                            int file_version,
-                                                            ScopedFd* file) {
-  const std::string& dir = options_.settings.snapshot_dir;
-  absl::Status made = MakeDirectory(dir);
-  if (!made.ok()) return made;
-  const std::string path = absl::StrCat(dir, "/.rpc-", ::getpid(), "-",
-                                        absl::ToUnixNanos(absl::Now()), ".dat");
+absl::StatusOr<v1::SnapshotInfo> Snapshotter::WriteInDirectory(
+    const std::string& file_name, uint64_t span_ns, int file_version,
+    const std::string& reason) {
+  const std::string path =
+      absl::StrCat(options_.settings.snapshot_dir, "/", file_name);
+  const absl::Status made = MakeDirectory(options_.settings.snapshot_dir);
   absl::StatusOr<v1::SnapshotInfo> info =
-      Write(path, span_ns, file_version, "rpc");
+      made.ok() ? Write(path, span_ns, file_version, reason)
+                : absl::StatusOr<v1::SnapshotInfo>(made);
   if (!info.ok()) {
+    ++snapshots_failed_;
     ::unlink(path.c_str());
     return info.status();
   }
+  info->set_path(path);
+  return info;
+}
+
+absl::StatusOr<v1::SnapshotInfo> Snapshotter::WriteUnlinked(uint64_t span_ns,
+                                                            int file_version,
+                                                            ScopedFd* file) {
+  absl::StatusOr<v1::SnapshotInfo> info =
+      WriteInDirectory(absl::StrCat(".rpc-", ::getpid(), "-",
+                                    absl::ToUnixNanos(absl::Now()), ".dat"),
+                       span_ns, file_version, "rpc");
+  if (!info.ok()) return info.status();
+  // The client gets the bytes, not the daemon's path.
+  const std::string path = info->path();
+  info->clear_path();
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   const int open_errno = errno;
   ::unlink(path.c_str());
@@ -140,23 +141,15 @@ absl::StatusOr<v1::SnapshotInfo> Snapshotter::WriteUnlinked(uint64_t span_ns,
 
 absl::StatusOr<v1::SnapshotInfo> Snapshotter::WriteToDirectory(
     uint64_t span_ns, const std::string& name) {
+  absl::StatusOr<v1::SnapshotInfo> info = WriteInDirectory(
+      absl::StrCat(kTriggeredPrefix, name, "-",
+                   absl::FormatTime("%Y%m%dT%H%M%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   ".dat"),
+      span_ns, 7, absl::StrCat("trigger:", name));
+  if (!info.ok()) return info.status();
   const std::string& dir = options_.settings.snapshot_dir;
-  absl::Status made = MakeDirectory(dir);
-  if (!made.ok()) {
-    ++snapshots_failed_;
-    return made;
-  }
-  const std::string path = absl::StrCat(
-      dir, "/", kTriggeredPrefix, name, "-",
-      absl::FormatTime("%Y%m%dT%H%M%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      ".dat");
-  absl::StatusOr<v1::SnapshotInfo> info =
-      Write(path, span_ns, 7, absl::StrCat("trigger:", name));
-  if (!info.ok()) {
-    ::unlink(path.c_str());
-    return info.status();
-  }
-  info->set_path(path);
+  const std::string& path = info->path();
   {
     absl::MutexLock lock(&status_mu_);
     last_trigger_file_ = path;

@@ -36,12 +36,6 @@ class Snapshotter {
   // `recorder` is not owned and must outlive the snapshotter.
   Snapshotter(FlightRecorder* recorder, SnapshotterOptions options);
 
-  // Writes the last `span_ns` (0: all held) to `path`. RESOURCE_EXHAUSTED
-  // while another snapshot is being written.
-  absl::StatusOr<v1::SnapshotInfo> Write(const std::string& path,
-                                         uint64_t span_ns, int file_version,
-                                         const std::string& reason);
-
   // Writes to a file in the snapshot directory, opens it for reading and
   // unlinks it, so that nothing is left behind whatever the caller does.
   absl::StatusOr<v1::SnapshotInfo> WriteUnlinked(uint64_t span_ns,
@@ -60,6 +54,17 @@ class Snapshotter {
   const RecorderSettings& settings() const { return options_.settings; }
 
  private:
+  // Writes the last `span_ns` (0: all held) to `path`. RESOURCE_EXHAUSTED
+  // while another snapshot is being written. `file_version` is 6 or 7.
+  absl::StatusOr<v1::SnapshotInfo> Write(const std::string& path,
+                                         uint64_t span_ns, int file_version,
+                                         const std::string& reason);
+  // Write() to `file_name` in the snapshot directory (made when missing),
+  // with the info's path set; a failure is counted and leaves no file.
+  absl::StatusOr<v1::SnapshotInfo> WriteInDirectory(
+      const std::string& file_name, uint64_t span_ns, int file_version,
+      const std::string& reason);
+
   FlightRecorder* const recorder_;
   const SnapshotterOptions options_;
   absl::Mutex write_mu_;  // Held while a snapshot is written.
