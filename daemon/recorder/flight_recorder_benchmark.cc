@@ -80,17 +80,22 @@ std::unique_ptr<FlightRecorder> FullRecorder(const Capture& capture) {
   return recorder;
 }
 
-void BM_Snapshot(benchmark::State& state) {
+// FullRecorder of the captures, or null after telling `state` why not.
+std::unique_ptr<FlightRecorder> FullRecorderOrSkip(benchmark::State& state) {
   const Capture& capture = LoadCapture();
   if (!capture.error.empty()) {
     state.SkipWithError(capture.error.c_str());
-    return;
+    return nullptr;
   }
   std::unique_ptr<FlightRecorder> recorder = FullRecorder(capture);
-  if (recorder == nullptr) {
-    state.SkipWithError("cannot fill the recorder");
-    return;
-  }
+  if (recorder == nullptr) state.SkipWithError("cannot fill the recorder");
+  return recorder;
+}
+
+void BM_Snapshot(benchmark::State& state) {
+  std::unique_ptr<FlightRecorder> recorder = FullRecorderOrSkip(state);
+  if (recorder == nullptr) return;
+  const Capture& capture = LoadCapture();
   TraceDatWriterOptions options;
   options.version = static_cast<int>(state.range(0));
   options.compression = state.range(1) != 0 ? TraceDatCompression::kZstd
@@ -140,16 +145,9 @@ BENCHMARK(BM_Snapshot)
 // the oldest, whose storage it reuses). range(0): 0 AddPage, 1
 // Begin/Append/End with the data in 4 stretches.
 void BM_Feed(benchmark::State& state) {
+  std::unique_ptr<FlightRecorder> recorder = FullRecorderOrSkip(state);
+  if (recorder == nullptr) return;
   const Capture& capture = LoadCapture();
-  if (!capture.error.empty()) {
-    state.SkipWithError(capture.error.c_str());
-    return;
-  }
-  std::unique_ptr<FlightRecorder> recorder = FullRecorder(capture);
-  if (recorder == nullptr) {
-    state.SkipWithError("cannot fill the recorder");
-    return;
-  }
   const bool observed = state.range(0) != 0;
   const uint32_t data_offset = 16;
   size_t i = 0;
