@@ -84,8 +84,7 @@ SnapshotTriggers::SnapshotTriggers(std::vector<TriggerSettings> triggers,
       count_(std::move(count)),
       log_(std::move(log)),
       now_ns_(std::move(now_ns)) {
-  for (TriggerSettings& t : triggers) states_.emplace_back(std::move(t));
-  logged_missing_.assign(states_.size(), false);
+  for (TriggerSettings& t : triggers) triggers_.emplace_back(std::move(t));
   worker_ = std::thread([this] { Run(); });
 }
 
@@ -103,22 +102,24 @@ void SnapshotTriggers::OnWindowClosed(
   absl::string_view id = window->name();
   absl::ConsumePrefix(&id, "aggregations/");
   std::vector<Job> fire;
+  std::vector<std::string> lines;  // Logged after the lock.
   {
     absl::MutexLock lock(&states_mu_);
-    for (size_t i = 0; i < states_.size(); ++i) {
-      TriggerState& state = states_[i];
-      if (state.settings().aggregation != id) continue;
+    for (Trigger& trigger : triggers_) {
+      const TriggerSettings& settings = trigger.state.settings();
+      if (settings.aggregation != id) continue;
       absl::StatusOr<absl::optional<double>> value =
-          WindowValue(*window, state.settings().value);
+          WindowValue(*window, settings.value);
       if (!value.ok()) {
-        if (!logged_missing_[i]) {
-          logged_missing_[i] = true;
-          log_(absl::StrCat("snapshot trigger \"", state.settings().name,
-                            "\" cannot fire: ", value.status().message()));
+        if (!trigger.said_cannot_fire) {
+          trigger.said_cannot_fire = true;
+          lines.push_back(
+              absl::StrCat("snapshot trigger \"", settings.name,
+                           "\" cannot fire: ", value.status().message()));
         }
         continue;
       }
-      switch (state.OnWindow(*value, now_ns_())) {
+      switch (trigger.state.OnWindow(*value, now_ns_())) {
         case TriggerState::Decision::kNothing:
           break;
         case TriggerState::Decision::kRateLimited:
@@ -126,12 +127,12 @@ void SnapshotTriggers::OnWindowClosed(
           break;
         case TriggerState::Decision::kFire:
           count_(/*rate_limited=*/false);
-          fire.push_back({state.settings().name, std::string(id),
-                          state.settings().span_ns});
+          fire.push_back({settings.name, std::string(id), settings.span_ns});
           break;
       }
     }
   }
+  for (const std::string& line : lines) log_(line);
   if (fire.empty()) return;
   absl::MutexLock lock(&jobs_mu_);
   for (Job& job : fire) {

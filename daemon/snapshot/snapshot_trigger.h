@@ -92,8 +92,12 @@ class SnapshotTriggers : public WindowListener {
   const std::function<uint64_t()> now_ns_;
 
   absl::Mutex states_mu_;  // Windows may close on more than one thread.
-  std::vector<TriggerState> states_ ABSL_GUARDED_BY(states_mu_);
-  std::vector<bool> logged_missing_ ABSL_GUARDED_BY(states_mu_);
+  struct Trigger {
+    explicit Trigger(TriggerSettings settings) : state(std::move(settings)) {}
+    TriggerState state;
+    bool said_cannot_fire = false;  // Logged once.
+  };
+  std::vector<Trigger> triggers_ ABSL_GUARDED_BY(states_mu_);
 
   mutable absl::Mutex jobs_mu_;
   std::deque<Job> jobs_ ABSL_GUARDED_BY(jobs_mu_);
