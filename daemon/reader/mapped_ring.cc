@@ -210,9 +210,8 @@ bool MappedRing::StartSubbuf(uint32_t id, uint32_t skip_to, RecordSink* sink) {
   current_id_ = id;
   subbuf_failed_ = false;
   absl::Span<const uint8_t> subbuf = Subbuf(id);
-  SubbufHeader& header = header_;
-  header = SubbufHeader();
-  absl::Status status = ParseSubbufHeader(subbuf, format_, &header);
+  header_ = SubbufHeader();
+  absl::Status status = ParseSubbufHeader(subbuf, format_, &header_);
   if (!status.ok()) {
     ++decode_.decode_errors;
     subbuf_failed_ = true;
@@ -223,7 +222,7 @@ bool MappedRing::StartSubbuf(uint32_t id, uint32_t skip_to, RecordSink* sink) {
   struct NullSink : RecordSink {
     void OnRecord(const RecordView&) override {}
   } null_sink;
-  decoder_.Start(cpu_, subbuf, format_, header,
+  decoder_.Start(cpu_, subbuf, format_, header_,
                  sink != nullptr ? sink : &null_sink, &decode_);
   if (skip_to > 0) {
     const uint64_t errors_before = decode_.decode_errors;
