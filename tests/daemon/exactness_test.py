@@ -7,7 +7,9 @@ sys_exit of getppid, paired by common_pid), a count of the same calls and
 cpu_time run from the config, and the same three are created over the API
 for each run while the daemon runs. Whenever the kernel reports no loss,
 every count and every latency pair of every helper must be exact, in 20 runs.
-A run in which the kernel does report loss is repeated (at most 10 extra);
+A run in which the kernel does report loss is repeated (at most 20 extra:
+with the flight recorder on by default the starved readers pay a little
+more per sub-buffer, and up to 11 of 30 runs were seen with kernel loss);
 in it, status must say on which CPU how much was lost, and no helper may
 miss more than that.
 
@@ -30,7 +32,7 @@ from google.protobuf import text_format
 
 CALLS = (150_000, 150_000, 400_000)
 CLEAN_RUNS = 20
-EXTRA_RUNS = 10
+EXTRA_RUNS = 20
 WINDOW = "100ms"
 WINDOW_NS = 100_000_000
 T = h.TIMEOUT
